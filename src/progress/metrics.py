@@ -75,6 +75,13 @@ class Metric:
         return doc.split("\n\n")[0].replace("\n", " ")
 
 
+class UnknownMetricError(KeyError):
+    """A metric name that is not in the registry (a ``KeyError``, hence a ``LookupError``)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 class _Registry(Mapping[str, Metric]):
     """An ordered, read-only mapping of metric name to :class:`Metric`."""
 
@@ -86,7 +93,10 @@ class _Registry(Mapping[str, Metric]):
             return self._items[name]
         except KeyError:
             known = ", ".join(self._items)
-            raise LookupError(f"Unknown metric {name!r}; known metrics: {known}.") from None
+            raise UnknownMetricError(f"Unknown metric {name!r}; known metrics: {known}.") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._items
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._items)
@@ -246,7 +256,9 @@ def measure(
 
 # ---------------------------------------------------------------------------- texture
 
-_HARALICK = "Haralick, Shanmugam & Dinstein, IEEE Trans SMC 1973;3:610, doi:10.1109/TSMC.1973.4309314"
+_HARALICK = (
+    "Haralick, Shanmugam & Dinstein, IEEE Trans SMC 1973;3:610, doi:10.1109/TSMC.1973.4309314"
+)
 _IBSI = "Zwanenburg et al., IBSI, Radiology 2020;295:328, doi:10.1148/radiol.2020191145"
 
 
@@ -422,7 +434,8 @@ def lab_l(p: Prepared) -> float:
     kind="tone",
     better="lower",
     formula="mean of a* over the region",
-    reference=_CIE + "; Clarys et al., Skin Res Technol 2000;6:230, doi:10.1034/j.1600-0846.2000.006004230.x",
+    reference=_CIE
+    + "; Clarys et al., Skin Res Technol 2000;6:230, doi:10.1034/j.1600-0846.2000.006004230.x",
 )
 def lab_a(p: Prepared) -> float:
     """Mean CIELAB a* (green–red axis): rises with erythema."""
@@ -581,6 +594,5 @@ def de2000_p90(p: Prepared) -> float:
 )
 def spot_area_fraction(p: Prepared) -> float:
     """Share of the region covered by spots darker than their surroundings, in %."""
-    return float(
-        colour.spot_area_fraction(p.lab[..., 0], p.mask, px_per_mm=p.px_per_mm)
-    )
+    share = colour.spot_area_fraction(p.lab[..., 0], p.mask, px_per_mm=p.px_per_mm)
+    return 100.0 * float(share)

@@ -27,7 +27,9 @@ class Reference:
     roi: np.ndarray
 
     @classmethod
-    def from_photo(cls, rgb: np.ndarray, *, box: tuple[int, int, int, int] | None = None) -> Reference:
+    def from_photo(
+        cls, rgb: np.ndarray, *, box: tuple[int, int, int, int] | None = None
+    ) -> Reference:
         """Build the reference: its skin mask, or a box ``(x0, y0, x1, y1)`` in pixels."""
         return cls(rgb, roi_mask(rgb, box=box))
 
@@ -84,6 +86,7 @@ def analyse(
     reference: Reference | None = None,
     box: tuple[int, int, int, int] | None = None,
     scale_px_per_mm: float | None = None,
+    alignment: Alignment | None = None,
 ) -> Analysis:
     """Analyse one photo: quality, alignment to the area's reference, and every metric.
 
@@ -98,6 +101,9 @@ def analyse(
         Used only without a reference: a box region in this photo's pixels.
     scale_px_per_mm : float, optional
         The reference frame's scale, if known.
+    alignment : Alignment, optional
+        A ready alignment to the reference (e.g. from clicked points,
+        :func:`progress.align_from_points`); None aligns automatically.
 
     Returns
     -------
@@ -115,7 +121,8 @@ def analyse(
         roi = roi_mask(rgb, box=box)
         values = measure(rgb, mask=roi, scale_px_per_mm=scale_px_per_mm)
         return Analysis(values, quality, None, "box" if box is not None else "skin")
-    alignment = align(reference.rgb, rgb)
+    if alignment is None:
+        alignment = align(reference.rgb, rgb)
     quality = check_quality(rgb, baseline=reference.rgb)
     region = reference.roi & alignment.valid
     values = measure(alignment.warped, mask=region, scale_px_per_mm=scale_px_per_mm)

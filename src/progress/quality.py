@@ -115,10 +115,18 @@ def sharpness(grey: np.ndarray) -> float:
 def _stats(rgb: np.ndarray) -> _Stats:
     h, w = rgb.shape[:2]
     f = min(1.0, WORK_LONG_SIDE / max(h, w))
-    small = cv2.resize(rgb, (max(round(w * f), 1), max(round(h * f), 1)), interpolation=cv2.INTER_AREA) if f < 1 else rgb
+    small = (
+        cv2.resize(rgb, (max(round(w * f), 1), max(round(h * f), 1)), interpolation=cv2.INTER_AREA)
+        if f < 1
+        else rgb
+    )
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
     clipped = float(((small.max(axis=2) >= 250) | (small.max(axis=2) <= 5)).mean())
-    tiny = cv2.resize(small, (max(small.shape[1] // 8, 1), max(small.shape[0] // 8, 1)), interpolation=cv2.INTER_AREA)
+    tiny = cv2.resize(
+        small,
+        (max(small.shape[1] // 8, 1), max(small.shape[0] // 8, 1)),
+        interpolation=cv2.INTER_AREA,
+    )
     lab = colour.srgb_to_lab(tiny)
     flat = lab.reshape(-1, 3)
     bright = flat[flat[:, 0] >= np.percentile(flat[:, 0], 98)]
@@ -166,30 +174,71 @@ def check_quality(rgb: np.ndarray, *, baseline: np.ndarray | None = None) -> Qua
             continue
         arr = np.asarray(arr)
         if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
-            raise ValueError(f"The {what} must be an H×W×3 uint8 sRGB image, got {arr.shape} {arr.dtype}.")
+            raise ValueError(
+                f"The {what} must be an H×W×3 uint8 sRGB image, got {arr.shape} {arr.dtype}."
+            )
     checks: list[QualityCheck] = []
     side = min(rgb.shape[:2])
     if side < MIN_SIDE_FAIL:
-        checks.append(QualityCheck("resolution", "fail", side, f"The photo is only {side} px on its short side: too small to measure texture (at least {MIN_SIDE_WARN} px is advised)."))
+        checks.append(
+            QualityCheck(
+                "resolution",
+                "fail",
+                side,
+                f"The photo is only {side} px on its short side: too small to measure texture (at least {MIN_SIDE_WARN} px is advised).",
+            )
+        )
     elif side < MIN_SIDE_WARN:
-        checks.append(QualityCheck("resolution", "warn", side, f"The photo is {side} px on its short side: texture is more reliable at {MIN_SIDE_WARN} px or more."))
+        checks.append(
+            QualityCheck(
+                "resolution",
+                "warn",
+                side,
+                f"The photo is {side} px on its short side: texture is more reliable at {MIN_SIDE_WARN} px or more.",
+            )
+        )
     else:
-        checks.append(QualityCheck("resolution", "pass", side, f"Resolution is fine ({rgb.shape[1]}×{rgb.shape[0]} px)."))
+        checks.append(
+            QualityCheck(
+                "resolution",
+                "pass",
+                side,
+                f"Resolution is fine ({rgb.shape[1]}×{rgb.shape[0]} px).",
+            )
+        )
 
     s = _stats(rgb)
     b = _stats(baseline) if baseline is not None else None
 
     pct = 100 * s.clipped
     if s.clipped > CLIP_FAIL:
-        checks.append(QualityCheck("exposure", "fail", pct, f"{pct:.1f} % of the photo is blown out or black: retake it with softer, even light."))
+        checks.append(
+            QualityCheck(
+                "exposure",
+                "fail",
+                pct,
+                f"{pct:.1f} % of the photo is blown out or black: retake it with softer, even light.",
+            )
+        )
     elif s.clipped > CLIP_WARN:
-        checks.append(QualityCheck("exposure", "warn", pct, f"{pct:.1f} % of the photo is blown out or black: values near shiny or dark areas may be off."))
+        checks.append(
+            QualityCheck(
+                "exposure",
+                "warn",
+                pct,
+                f"{pct:.1f} % of the photo is blown out or black: values near shiny or dark areas may be off.",
+            )
+        )
     else:
-        checks.append(QualityCheck("exposure", "pass", pct, f"Exposure is fine ({pct:.1f} % clipped)."))
+        checks.append(
+            QualityCheck("exposure", "pass", pct, f"Exposure is fine ({pct:.1f} % clipped).")
+        )
 
     if b is not None and b.sharpness > 0:
         ratio = s.sharpness / b.sharpness
-        status: Status = "fail" if ratio < SHARP_RATIO_FAIL else "warn" if ratio < SHARP_RATIO_WARN else "pass"
+        status: Status = (
+            "fail" if ratio < SHARP_RATIO_FAIL else "warn" if ratio < SHARP_RATIO_WARN else "pass"
+        )
         msg = {
             "fail": f"The photo is much blurrier than the baseline ({ratio:.0%} of its sharpness): texture cannot be compared; retake it.",
             "warn": f"The photo is blurrier than the baseline ({ratio:.0%} of its sharpness): texture may look smoother than it is.",
@@ -220,19 +269,53 @@ def check_quality(rgb: np.ndarray, *, baseline: np.ndarray | None = None) -> Qua
         db = float(s.mean_lab[2] - b.mean_lab[2])
         worst = max(abs(da), abs(db))
         if worst > CAST_WARN:
-            checks.append(QualityCheck("colour_cast", "warn", worst, f"The colours differ from the baseline (Δa* {da:+.1f}, Δb* {db:+.1f}): the light or white balance changed; normalise with a grey card before comparing tone."))
+            checks.append(
+                QualityCheck(
+                    "colour_cast",
+                    "warn",
+                    worst,
+                    f"The colours differ from the baseline (Δa* {da:+.1f}, Δb* {db:+.1f}): the light or white balance changed; normalise with a grey card before comparing tone.",
+                )
+            )
         else:
-            checks.append(QualityCheck("colour_cast", "pass", worst, f"Colour balance matches the baseline (Δa* {da:+.1f}, Δb* {db:+.1f})."))
+            checks.append(
+                QualityCheck(
+                    "colour_cast",
+                    "pass",
+                    worst,
+                    f"Colour balance matches the baseline (Δa* {da:+.1f}, Δb* {db:+.1f}).",
+                )
+            )
     else:
         c = s.highlight_chroma
         if c > HIGHLIGHT_CHROMA_WARN:
-            checks.append(QualityCheck("colour_cast", "warn", c, f"The light looks coloured (highlight chroma {c:.0f}): a grey card in the photo would let tone be compared."))
+            checks.append(
+                QualityCheck(
+                    "colour_cast",
+                    "warn",
+                    c,
+                    f"The light looks coloured (highlight chroma {c:.0f}): a grey card in the photo would let tone be compared.",
+                )
+            )
         else:
-            checks.append(QualityCheck("colour_cast", "pass", c, f"No strong colour cast (highlight chroma {c:.0f})."))
+            checks.append(
+                QualityCheck(
+                    "colour_cast", "pass", c, f"No strong colour cast (highlight chroma {c:.0f})."
+                )
+            )
 
     r = s.lighting_range
     if r > EVEN_WARN:
-        checks.append(QualityCheck("lighting", "warn", r, f"The light is uneven across the photo (L* range {r:.0f}): use diffuse front light."))
+        checks.append(
+            QualityCheck(
+                "lighting",
+                "warn",
+                r,
+                f"The light is uneven across the photo (L* range {r:.0f}): use diffuse front light.",
+            )
+        )
     else:
-        checks.append(QualityCheck("lighting", "pass", r, f"The light is even enough (L* range {r:.0f})."))
+        checks.append(
+            QualityCheck("lighting", "pass", r, f"The light is even enough (L* range {r:.0f}).")
+        )
     return QualityReport(tuple(checks))

@@ -70,7 +70,11 @@ def skin_mask(rgb: np.ndarray) -> np.ndarray:
     h, w = rgb.shape[:2]
     factor = min(1.0, WORK_LONG_SIDE / max(h, w))
     small = (
-        cv2.resize(rgb, (max(round(w * factor), 1), max(round(h * factor), 1)), interpolation=cv2.INTER_AREA)
+        cv2.resize(
+            rgb,
+            (max(round(w * factor), 1), max(round(h * factor), 1)),
+            interpolation=cv2.INTER_AREA,
+        )
         if factor < 1
         else rgb
     )

@@ -1,0 +1,590 @@
+"""Area-level work over the store: analyse every photo of an area, build tables and series.
+
+This is the layer the dashboard, the report and the tests share; it holds no UI code.
+Day 0 of an area is its first treatment (or its first photo when no treatment is
+recorded); a photo's *day* is counted from there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+
+from progress import repeatability, timeline
+from progress.align import align_from_points
+from progress.loader import load_image
+from progress.metrics import METRICS
+from progress.pipeline import Reference, analyse, roi_mask
+from progress.store import PhotoRecord, Session, Store
+
+RESULT_VERSION = 1
+INFLAMMATION_DAYS = 7
+
+
+@dataclass(frozen=True)
+class AreaPhoto:
+    """A photo of an area with its place on the area's timeline and its stored result."""
+
+    record: PhotoRecord
+    session: Session
+    day: float
+    days_since_treatment: float | None
+    result: dict | None
+
+    @property
+    def within_7_days(self) -> bool:
+        """Taken 0–7 days after a treatment: it shows inflammation, not the result."""
+        d = self.days_since_treatment
+        return d is not None and 0 <= d <= INFLAMMATION_DAYS
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return dict(self.result["metrics"]) if self.result else {}
+
+    @property
+    def when(self) -> datetime:
+        return self.record.taken_at or datetime.combine(self.session.on_date, datetime.min.time())
+
+
+def day_zero(store: Store, area_id: int) -> date | None:
+    """The area's first treatment date, else its first session date, else None."""
+    treatments = store.treatments(area_id)
+    if treatments:
+        return min(t.on_date for t in treatments)
+    sessions = store.sessions(area_id)
+    return min((s.on_date for s in sessions), default=None)
+
+
+def treatment_days(store: Store, area_id: int) -> list[float]:
+    """Treatment days relative to day 0."""
+    zero = day_zero(store, area_id)
+    if zero is None:
+        return []
+    return sorted(float((t.on_date - zero).days) for t in store.treatments(area_id))
+
+
+def area_photos(store: Store, area_id: int) -> list[AreaPhoto]:
+    """Every photo of an area in time order, with its day and stored result."""
+    zero = day_zero(store, area_id)
+    sessions = {s.id: s for s in store.sessions(area_id)}
+    t_days = sorted(t.on_date for t in store.treatments(area_id))
+    results = store.results(area_id)
+    out = []
+    for rec in store.photos(area_id=area_id):
+        session = sessions[rec.session_id]
+        # The session date (assigned by the clinician, proposed from EXIF) places the photo.
+        # A photo on a treatment day counts as taken *before* that treatment, as pre-session
+        # photos are.
+        when = session.on_date
+        day = float((when - zero).days) if zero else 0.0
+        before = [t for t in t_days if t < when]
+        since = float((when - before[-1]).days) if before else None
+        out.append(AreaPhoto(rec, session, day, since, results.get(rec.id)))
+    out.sort(key=lambda p: (p.day, p.when, p.record.id))
+    return out
+
+
+def reference_id(store: Store, area_id: int) -> int | None:
+    """The area's reference photo: the one the user chose, else the first photo."""
+    area = store.area(area_id)
+    if area.reference_photo_id is not None:
+        return area.reference_photo_id
+    photos = area_photos(store, area_id)
+    return photos[0].record.id if photos else None
+
+
+def area_box(store: Store, area_id: int) -> tuple[int, int, int, int] | None:
+    """The area's region of interest box (reference pixels), or None for the skin mask."""
+    box = store.area_settings(area_id).get("roi_box")
+    return tuple(int(v) for v in box) if box else None
+
+
+def set_area_box(store: Store, area_id: int, box: Sequence[int] | None) -> None:
+    """Set (or clear, with None) the area's region of interest box."""
+    settings = store.area_settings(area_id)
+    settings["roi_box"] = None if box is None else [int(v) for v in box]
+    store.set_area_settings(area_id, settings)
+
+
+def pending(store: Store, area_id: int, *, box: Sequence[int] | None = None) -> int:
+    """How many photos of the area have no current result."""
+    ref_id = reference_id(store, area_id)
+    if ref_id is None:
+        return 0
+    key = roi_key(box)
+    return sum(not _is_current(p.result, ref_id, key) for p in area_photos(store, area_id))
+
+
+def roi_key(box: Sequence[int] | None) -> str:
+    return "skin" if box is None else "box:" + ",".join(str(int(v)) for v in box)
+
+
+def _is_current(result: dict | None, ref_id: int, key: str) -> bool:
+    return (
+        result is not None
+        and result.get("reference_photo_id") == ref_id
+        and result.get("roi_key") == key
+        and result.get("version") == RESULT_VERSION
+    )
+
+
+def analyse_area(
+    store: Store,
+    area_id: int,
+    *,
+    box: Sequence[int] | None = None,
+    force: bool = False,
+    on_progress: Callable[[int, int, str], None] | None = None,
+) -> int:
+    """Align and measure every photo of an area that has no current result.
+
+    Parameters
+    ----------
+    store : Store
+    area_id : int
+    box : sequence of 4 ints, optional
+        Region of interest ``(x0, y0, x1, y1)`` in the reference photo's pixels; None uses
+        the reference's skin mask.
+    force : bool
+        Recompute every photo.
+    on_progress : callable, optional
+        ``on_progress(done, total, photo_name)`` after each photo.
+
+    Returns
+    -------
+    int
+        Number of photos analysed now (0 when everything was already stored).
+    """
+    ref_id = reference_id(store, area_id)
+    if ref_id is None:
+        return 0
+    key = roi_key(box)
+    photos = area_photos(store, area_id)
+    todo = [p for p in photos if force or not _is_current(p.result, ref_id, key)]
+    if not todo:
+        return 0
+    ref_rgb = store.photo_rgb(ref_id)
+    reference = Reference(ref_rgb, roi_mask(ref_rgb, box=tuple(box) if box else None))
+    for i, p in enumerate(todo):
+        rgb = store.photo_rgb(p.record.id)
+        points = _manual_points(p.result, ref_id)
+        if p.record.id == ref_id:
+            result = analyse(rgb, box=tuple(box) if box else None)
+        elif points is not None:
+            manual = align_from_points(points[0], points[1], ref_rgb, rgb)
+            result = analyse(rgb, reference=reference, alignment=manual)
+        else:
+            result = analyse(rgb, reference=reference)
+        payload = result.to_dict()
+        payload.update(reference_photo_id=ref_id, roi_key=key, version=RESULT_VERSION)
+        if points is not None:
+            payload["manual_points"] = [
+                np.asarray(points[0]).tolist(),
+                np.asarray(points[1]).tolist(),
+            ]
+        store.save_result(p.record.id, payload)
+        if on_progress is not None:
+            on_progress(i + 1, len(todo), p.record.display_name)
+    return len(todo)
+
+
+def _manual_points(result: dict | None, ref_id: int):
+    if result and result.get("manual_points") and result.get("reference_photo_id") == ref_id:
+        ref_pts, mov_pts = result["manual_points"]
+        return np.asarray(ref_pts, float), np.asarray(mov_pts, float)
+    return None
+
+
+def align_manually(
+    store: Store,
+    area_id: int,
+    photo_id: int,
+    reference_points: Sequence[Sequence[float]],
+    moving_points: Sequence[Sequence[float]],
+    *,
+    box: Sequence[int] | None = None,
+) -> dict:
+    """Align one photo from clicked point pairs (full-resolution pixels) and re-measure it.
+
+    The points are kept with the result, so a later re-analysis of the area keeps this
+    manual alignment as long as the reference stays the same.
+
+    Raises
+    ------
+    AlignmentError
+        If fewer than 3 pairs are given or the points are degenerate.
+    """
+    ref_id = reference_id(store, area_id)
+    ref_rgb = store.photo_rgb(ref_id)
+    rgb = store.photo_rgb(photo_id)
+    manual = align_from_points(reference_points, moving_points, ref_rgb, rgb)
+    reference = Reference(ref_rgb, roi_mask(ref_rgb, box=tuple(box) if box else None))
+    payload = analyse(rgb, reference=reference, alignment=manual).to_dict()
+    payload.update(
+        reference_photo_id=ref_id,
+        roi_key=roi_key(box),
+        version=RESULT_VERSION,
+        manual_points=[
+            np.asarray(reference_points, float).tolist(),
+            np.asarray(moving_points, float).tolist(),
+        ],
+    )
+    store.save_result(photo_id, payload)
+    return payload
+
+
+def limits_for(store: Store, area_id: int) -> tuple[dict[str, float], str]:
+    """Repeatability limits: the client's own where a session has ≥ 2 photos, else defaults.
+
+    Returns the limits and a sentence saying where they come from.
+    """
+    groups: dict[str, list[list[float]]] = {m: [] for m in METRICS}
+    by_session: dict[int, list[AreaPhoto]] = {}
+    for p in area_photos(store, area_id):
+        if p.result:
+            by_session.setdefault(p.session.id, []).append(p)
+    for members in by_session.values():
+        if len(members) < 2:
+            continue
+        for m in METRICS:
+            vals = [q.metrics.get(m) for q in members]
+            vals = [v for v in vals if v is not None and np.isfinite(v)]
+            if len(vals) >= 2:
+                groups[m].append(vals)
+    defaults = dict(repeatability.DEFAULT_LIMITS)
+    own = {m: g for m, g in groups.items() if g}
+    if not own:
+        return (
+            defaults,
+            "Limits from the default repeatability study (no repeated photos of one session yet).",
+        )
+    limits = repeatability.client_limits(own, defaults)
+    n = len([1 for v in by_session.values() if len(v) >= 2])
+    return (
+        limits,
+        f"Limits from this client's own repeated photos ({n} session(s) with two or more photos).",
+    )
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One metric of the area: baseline, latest, change and what the change means."""
+
+    name: str
+    label: str
+    unit: str
+    kind: str
+    better: str
+    baseline: float
+    latest: float
+    change: float
+    change_pct: float
+    limit: float
+    verdict: str
+
+
+def comparable(photos: Sequence[AreaPhoto]) -> list[AreaPhoto]:
+    """Photos with a result that are not within 7 days after a treatment."""
+    return [p for p in photos if p.result and not p.within_7_days]
+
+
+def metric_table(
+    photos: Sequence[AreaPhoto], limits: dict[str, float], *, latest: AreaPhoto | None = None
+) -> list[TableRow]:
+    """Every metric: the first photo (baseline) against the latest comparable photo."""
+    usable = comparable(photos)
+    if len(usable) == 0:
+        return []
+    base = usable[0]
+    last = latest or usable[-1]
+    rows = []
+    for m in METRICS.values():
+        b = base.metrics.get(m.name, float("nan"))
+        v = last.metrics.get(m.name, float("nan"))
+        delta = v - b
+        lim = float(limits.get(m.name, float("nan")))
+        rows.append(
+            TableRow(
+                m.name,
+                m.label,
+                m.unit,
+                m.kind,
+                m.better,
+                b,
+                v,
+                delta,
+                100 * delta / abs(b) if b else float("nan"),
+                lim,
+                timeline.change_label(delta, lim, m.better),
+            )
+        )
+    return rows
+
+
+def observations(photos: Sequence[AreaPhoto]) -> list[timeline.Observation]:
+    return [timeline.Observation(p.record.id, p.day, p.metrics) for p in photos if p.result]
+
+
+def flags(store: Store, area_id: int, photos: Sequence[AreaPhoto], limits: dict[str, float]):
+    """The timeline assessment of the area (see :func:`progress.timeline.assess`)."""
+    obs = observations(photos)
+    if not obs:
+        return []
+    ita0 = obs[0].values.get("ita")
+    return timeline.assess(
+        obs,
+        treatment_days=treatment_days(store, area_id),
+        limits=limits,
+        ita_baseline=ita0,
+        better={m.name: m.better for m in METRICS.values()},
+    )
+
+
+def seed_samples(store: Store, folder: Path) -> int | None:
+    """Load the bundled sample series into an empty store; return the client id.
+
+    Uses ``truth.json`` beside the photos for the client, area and treatment dates.
+    Does nothing (returns None) when the store already has a client or the folder is
+    missing.
+    """
+    truth_path = folder / "truth.json"
+    if store.clients() or not truth_path.exists():
+        return None
+    truth = json.loads(truth_path.read_text("utf-8"))
+    client = store.add_client(
+        truth.get("client", "Sample client"),
+        skin_type=truth.get("skin_type"),
+        notes="Generated sample series (python -m progress.samples)",
+    )
+    area = store.add_area(client.id, truth.get("area", "Sample area"))
+    for d in truth.get("treatment_dates", []):
+        store.add_treatment(
+            area.id, date.fromisoformat(d[:10]), depth_mm=truth.get("needle_depth_mm")
+        )
+    for entry in truth["photos"]:
+        path = folder / entry["file"]
+        data = path.read_bytes()
+        photo = load_image(data, name=path.name)
+        when = photo.taken_at.date() if photo.taken_at else date.fromisoformat(entry["date"][:10])
+        session = store.session_for_date(area.id, when)
+        store.add_photo(session.id, data, name=path.name)
+    return client.id
+
+
+# ----------------------------------------------------------------------- reports
+
+REPORT_CHARTS = (
+    "lab_a",
+    "erythema_index",
+    "melanin_index",
+    "roughness_ra",
+    "glcm_contrast",
+    "spot_area_fraction",
+)
+
+METHOD_NOTES = (
+    "Photos are aligned to the area's reference photo (SIFT features, robust similarity fit, ECC "
+    "refinement); each is measured on the same skin region of the reference frame.",
+    "Metrics are computed on an analysis grid of 10 px/mm when the scale is known, otherwise on a "
+    "1500 px grid assumed to span 150 mm (nominal millimetres).",
+    "Texture: GLCM on L* with fixed 2-unit bins, 0.2 mm distance, 4 directions (Haralick 1973); roughness "
+    "Ra/Rq of L* minus its 1.5 mm Gaussian background (ISO 4287 analogues); fixed-scale ridge and blob "
+    "filters for fine lines and pores.",
+    "Tone: CIELAB (D65), ITA° (Chardon 1991), erythema and melanin indices from linearised RGB "
+    "(Diffey 1984; Yamamoto 2008): comparable only under the same camera and light.",
+    "A change smaller than the repeatability limit (2.77 × within-subject SD, Bland & Altman 1986) is "
+    "reported as no measurable change.",
+    "Photos taken within 7 days after a session show inflammation (Chu et al. 2021), not the result.",
+    "The expected course is a heuristic envelope from published timelines (Alam 2014; Alster & Li 2020; "
+    "Aust 2008), not a clinical norm.",
+)
+
+
+def chart_series(
+    store: Store, area_id: int, photos: Sequence[AreaPhoto], name: str, limits: dict[str, float]
+):
+    """The data of one timeline chart (for :func:`progress.report.chart_png`)."""
+    from progress.report import ChartSeries
+
+    m = METRICS[name]
+    measured = [p for p in photos if p.result]
+    days = [p.day for p in measured]
+    values = [p.metrics.get(name, float("nan")) for p in measured]
+    t_days = treatment_days(store, area_id)
+    finite = [
+        v for v, p in zip(values, measured, strict=True) if np.isfinite(v) and not p.within_7_days
+    ]
+    band_days = low = high = None
+    if finite and days:
+        band_days = np.linspace(min(min(days), 0), max(max(days), max(t_days, default=0)) + 7, 300)
+        low, _, high = timeline.expected_band(
+            name, band_days, treatment_days=t_days, baseline=finite[0], limit=limits.get(name, 0.0)
+        )
+        band_days, low, high = list(band_days), list(low), list(high)
+    phases = []
+    for t in t_days:
+        for ph in timeline.phases():
+            if ph.name != "maturation":
+                phases.append((ph.name, t + ph.start_day, t + ph.end_day))
+    return ChartSeries(
+        label=m.label,
+        unit=m.unit,
+        days=days,
+        values=values,
+        band_days=band_days,
+        band_low=low,
+        band_high=high,
+        limit=limits.get(name),
+        inflamed=[p.within_7_days for p in measured],
+        treatment_days=t_days,
+        phases=phases,
+    )
+
+
+def _aligned_full(store: Store, p: AreaPhoto, ref_id: int) -> np.ndarray:
+    from progress.align import warp
+
+    rgb = store.photo_rgb(p.record.id)
+    a = (p.result or {}).get("alignment")
+    if p.record.id == ref_id or not a:
+        return rgb
+    ref = store.photo(ref_id)
+    warped, _ = warp(rgb, np.asarray(a["matrix"], float), (ref.height, ref.width))
+    return warped
+
+
+def report_data(store: Store, area_id: int, *, now: datetime | None = None):
+    """Everything the PDF report shows for an area (see :class:`progress.report.ReportData`)."""
+    from progress.loader import downscale
+    from progress.report import MetricRow, PhotoEntry, ReportData
+
+    area = store.area(area_id)
+    client = store.client(area.client_id)
+    photos = area_photos(store, area_id)
+    limits, source = limits_for(store, area_id)
+    table = [
+        MetricRow(
+            r.name, r.label, r.unit, r.better, r.baseline, r.latest, r.change, r.limit, r.verdict
+        )
+        for r in metric_table(photos, limits)
+    ]
+    entries = [
+        PhotoEntry(
+            photo_id=p.record.id,
+            session_label=p.session.label or p.session.on_date.isoformat(),
+            taken=p.record.taken_at or p.session.on_date,
+            day=p.day,
+            values=p.metrics,
+            confidence=(p.result.get("alignment") or {}).get("confidence") if p.result else None,
+            quality_warnings=[
+                c["message"]
+                for c in (p.result or {}).get("quality", {}).get("checks", [])
+                if c["status"] != "pass"
+            ],
+            within_7_days=p.within_7_days,
+        )
+        for p in photos
+    ]
+    usable = comparable(photos)
+    ref_id = reference_id(store, area_id)
+    before = after = None
+    before_label = after_label = ""
+    if usable:
+        first, last = usable[0], usable[-1]
+        before = downscale(_aligned_full(store, first, ref_id), long_side=1200)
+        after = downscale(_aligned_full(store, last, ref_id), long_side=1200)
+        before_label = f"{first.session.on_date} (day {first.day:+.0f})"
+        after_label = f"{last.session.on_date} (day {last.day:+.0f})"
+    by_id = {p.record.id: p for p in photos}
+    flag_lines = []
+    for f in flags(store, area_id, photos, limits):
+        if f.severity == "info":
+            continue
+        p = by_id.get(f.photo_id)
+        flag_lines.append((f"{p.session.on_date}: " if p else "") + f.message)
+    charts = {
+        n: chart_series(store, area_id, photos, n, limits) for n in REPORT_CHARTS if n in METRICS
+    }
+    charts = {n: c for n, c in charts.items() if any(np.isfinite(v) for v in c.values)}
+    return ReportData(
+        client=client.name,
+        skin_type=client.skin_type,
+        area=area.name,
+        treatment_days=treatment_days(store, area_id),
+        treatment_dates=[t.on_date for t in store.treatments(area_id)],
+        photos=entries,
+        table=table,
+        before=before,
+        after=after,
+        before_label=before_label,
+        after_label=after_label,
+        flags=flag_lines,
+        charts=charts,
+        method_notes=[*METHOD_NOTES, source],
+        generated_at=now or datetime.now(),
+    )
+
+
+def export_rows(store: Store, area_id: int) -> list[dict]:
+    """One row per photo of the area: identity, dates, alignment, quality, every metric."""
+    area = store.area(area_id)
+    client = store.client(area.client_id)
+    rows = []
+    for p in area_photos(store, area_id):
+        a = (p.result or {}).get("alignment") or {}
+        q = (p.result or {}).get("quality") or {}
+        row = {
+            "client": client.name,
+            "area": area.name,
+            "photo_id": p.record.id,
+            "file": p.record.display_name,
+            "session_date": p.session.on_date.isoformat(),
+            "taken_at": p.record.taken_at.isoformat() if p.record.taken_at else "",
+            "day": p.day,
+            "within_7_days_after_session": p.within_7_days,
+            "alignment_confidence": a.get("confidence"),
+            "alignment_residual_px": a.get("residual_px"),
+            "quality_status": q.get("status", ""),
+            "quality_warnings": " | ".join(
+                c["message"] for c in q.get("checks", []) if c["status"] != "pass"
+            ),
+        }
+        row.update({m: p.metrics.get(m, float("nan")) for m in METRICS})
+        rows.append(row)
+    return rows
+
+
+def export_meta(store: Store, area_id: int) -> dict:
+    """The header of the JSON export: area, treatments, units and better directions."""
+    area = store.area(area_id)
+    limits, source = limits_for(store, area_id)
+    return {
+        "area": area.name,
+        "treatments": [t.on_date.isoformat() for t in store.treatments(area_id)],
+        "metrics": {
+            m.name: {
+                "label": m.label,
+                "unit": m.unit,
+                "better": m.better,
+                "kind": m.kind,
+                "limit": limits.get(m.name),
+            }
+            for m in METRICS.values()
+        },
+        "limits_source": source,
+        "generated_at": datetime.now().isoformat(timespec="seconds"),
+    }
+
+
+def aligned_images(store: Store, area_id: int) -> list[tuple[str, np.ndarray]]:
+    """Every photo of the area warped onto the reference frame, named by date and id."""
+    ref_id = reference_id(store, area_id)
+    return [
+        (f"{p.session.on_date.isoformat()}_photo-{p.record.id}", _aligned_full(store, p, ref_id))
+        for p in area_photos(store, area_id)
+    ]

@@ -1,0 +1,1 @@
+"""The Streamlit dashboard of Skin Progress (the only package that imports Streamlit)."""
