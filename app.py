@@ -4,10 +4,12 @@ A frame only: page config, the login gate, the store, the sidebar and the pages.
 live in ``src/progress_app/pages/`` and call the ``progress`` library.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
+import progress_app
 from progress_app import auth, state
-from progress_app.pages import clients, compare, lineup, measure, reports, timeline
 
 st.set_page_config(page_title="Skin Progress", page_icon="🩹", layout="wide")
 
@@ -18,17 +20,16 @@ store = state.store()
 state.seed_once(store)
 state.sidebar(store)
 
+PAGES = Path(progress_app.__file__).parent / "pages"
 st.navigation(
     {
-        "Clients": [
-            st.Page(clients.render, title="Clients & photos", url_path="clients", default=True)
-        ],
+        "Clients": [st.Page(PAGES / "clients.py", title="Clients & photos", default=True)],
         "Analysis": [
-            st.Page(lineup.render, title="Line up", url_path="lineup"),
-            st.Page(measure.render, title="Measure", url_path="measure"),
-            st.Page(timeline.render, title="Timeline", url_path="timeline"),
-            st.Page(compare.render, title="Compare", url_path="compare"),
+            st.Page(PAGES / "lineup.py", title="Line up"),
+            st.Page(PAGES / "measure.py", title="Measure"),
+            st.Page(PAGES / "timeline.py", title="Timeline"),
+            st.Page(PAGES / "compare.py", title="Compare"),
         ],
-        "Output": [st.Page(reports.render, title="Reports", url_path="reports")],
+        "Output": [st.Page(PAGES / "reports.py", title="Reports")],
     }
 ).run()

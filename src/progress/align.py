@@ -12,9 +12,11 @@ copies of the two photos:
    feature scale, then at ``work_long_side``. ECC is invariant to a global gain and offset
    of brightness; the local normalisation also removes slow lighting gradients.
 3. **Checks**: the warped moving copy is compared with the reference in square tiles by
-   phase correlation [5]_ (each tile that is textured enough is one "check": it agrees
-   when the tiles correlate and the remaining shift is below ``_AGREE_PX`` work pixels),
-   and as a whole by the correlation of gradient magnitudes against a shifted baseline.
+   a partially whitened phase correlation [5]_ (each textured tile is one "check": it
+   agrees when the correlation peak is sharp and within a pixel of zero shift), the
+   agreeing tiles' remaining shifts are measured by Lucas-Kanade [6]_ and give a last
+   fine correction; and as a whole by the correlation of gradient magnitudes against a
+   shifted baseline.
 
 The confidence combines these (see :func:`align`); a pair that fails (unrelated photos, a
 blank or flat image, an implausible transform) is *not* warped with a guessed transform:
@@ -112,8 +114,8 @@ _TILE_DIVISOR = 7
 _MAX_TILES_PER_SIDE = 6
 # Shift of the baseline in the gradient check, as a fraction of the long side.
 _BASELINE_SHIFT = 0.05
-_AGREE_PX = 1.5
-_MIN_RESPONSE = 0.08
+# Peak-to-sidelobe ratio a tile's correlation peak needs to count as agreeing.
+_MIN_PSR = 8.0
 # Smallest grey-level standard deviation of a tile that counts as textured.
 _MIN_TILE_STD = 3.0
 
@@ -601,15 +603,28 @@ def _tile_checks(
     w_work: np.ndarray,
     use_work: np.ndarray | None,
     model: str,
+    correct: bool,
 ) -> tuple[int, int, float, np.ndarray | None]:
-    """Phase correlation of tiles of the reference and the warped moving copy (work scale).
+    """Local checks on tiles of the reference and the warped moving copy (work scale).
 
-    Each tile that is textured and fully inside the overlap gives the remaining shift
-    ``d`` of its centre ``p``. The tiles that agree (peak response ≥ ``_MIN_RESPONSE``,
-    ``|d| ≤ _AGREE_PX``) give a least-squares correction ``C`` with ``C(p + d) ≈ p``
-    (a similarity, or an affine for the other models when ≥ 8 tiles agree); the
-    residual is the RMS of ``|C(p + d) - p|`` with the degrees-of-freedom correction
-    ``sqrt(n / (n - dof))``.
+    Returns ``(n_usable, n_agree, residual_work_px, correction)``.
+
+    Tiles lie on a grid of at most 6×6; a tile is *usable* when it lies inside the
+    overlap (and the mask) and both copies are textured (grey-level SD ≥ 3).
+
+    1. Agreement (robust, coarse): the cross-power spectrum of the two windowed tiles is
+       partially whitened, ``X / |X|^β`` with ``β = 0.5`` (full whitening, plain phase
+       correlation, collapses as soon as one photo is blurred: its high frequencies are
+       noise, and whitening weights them like the rest). A tile *agrees* when the
+       correlation peak is within one pixel of zero shift and stands out from the
+       correlation surface: peak-to-sidelobe ratio ``(peak - mean) / sd ≥ 8``.
+    2. Shift (precise): on the agreeing tiles, 3 Gauss-Newton (Lucas-Kanade) steps of a
+       pure translation give the shift ``d`` (the reference content at tile centre ``p``
+       sits at ``p + d`` in the warped copy).
+    3. With ``correct``, a least-squares correction ``C`` with ``C(p + d) ≈ p`` (a
+       similarity; an affine for the other models when ≥ 8 tiles agree) is fitted,
+       dropping tiles more than 3 median residuals off, and the residual is
+       ``sqrt(Σ |C(p + d) - p|² / (n - dof))``; without it, the RMS of ``|d|``.
     """
     shape = ref.work.shape
     warped_lcn = _warp_level(mov.lcn("work"), w_work, shape)
@@ -622,11 +637,9 @@ def _tile_checks(
     tile = int(2 ** round(math.log2(max(16, max(shape) / _TILE_DIVISOR))))
     if min(shape) < tile:
         return 0, 0, math.nan, None
-    hann = cv2.createHanningWindow((tile, tile), cv2.CV_32F)
     ny = min(_MAX_TILES_PER_SIDE, shape[0] // tile)
     nx = min(_MAX_TILES_PER_SIDE, shape[1] // tile)
-    centres, shifts = [], []
-    n_usable = 0
+    corners = []
     for y0 in np.linspace(0, shape[0] - tile, ny).astype(int):
         for x0 in np.linspace(0, shape[1] - tile, nx).astype(int):
             sl = (slice(y0, y0 + tile), slice(x0, x0 + tile))
@@ -634,19 +647,23 @@ def _tile_checks(
                 continue
             if ref.work[sl].std() < _MIN_TILE_STD or warped_grey[sl].std() < _MIN_TILE_STD:
                 continue
-            n_usable += 1
-            (dx, dy), resp = cv2.phaseCorrelate(ref_lcn[sl], warped_lcn[sl], hann)
-            if resp >= _MIN_RESPONSE and math.hypot(dx, dy) <= _AGREE_PX:
-                centres.append((x0 + (tile - 1) / 2, y0 + (tile - 1) / 2))
-                shifts.append((dx, dy))
-    n_agree = len(centres)
+            corners.append((y0, x0))
+    n_usable = len(corners)
+    if n_usable == 0:
+        return 0, 0, math.nan, None
+    a = np.stack([ref_lcn[y : y + tile, x : x + tile] for y, x in corners])
+    b = np.stack([warped_lcn[y : y + tile, x : x + tile] for y, x in corners])
+    agree = _tiles_agree(a, b)
+    n_agree = int(agree.sum())
     if n_agree == 0:
         return n_usable, 0, math.nan, None
-    p = np.array(centres, float)
-    q = p + np.array(shifts, float)  # where the reference content sits in the warped copy
-    dof = 6 if (model != "similarity" and n_agree >= 8) else 4
-    if n_agree < dof + 2:
-        rms = float(np.sqrt(np.mean(np.sum((q - p) ** 2, axis=1))))
+    d = _tile_shifts(a[agree], b[agree])
+    p = np.array([(x + (tile - 1) / 2, y + (tile - 1) / 2) for y, x in corners], float)[agree]
+    ok = np.hypot(*d.T) <= 2.0  # a Gauss-Newton step that ran away
+    p, q = p[ok], p[ok] + d[ok]  # q: where the reference content sits in the warped copy
+    dof = 6 if (model != "similarity" and len(p) >= 8) else 4
+    if not correct or len(p) < dof + 2:
+        rms = float(np.sqrt(np.mean(np.sum((q - p) ** 2, axis=1)))) if len(p) else math.nan
         return n_usable, n_agree, rms, None
     fit = _fit_affine if dof == 6 else _fit_similarity
     c = fit(q, p)
@@ -655,9 +672,69 @@ def _tile_checks(
     if keep.sum() >= dof + 2 and not keep.all():
         c = fit(q[keep], p[keep])
         r = np.hypot(*(_apply(c, q[keep]) - p[keep]).T)
-    n = len(r)
-    rms = float(np.sqrt(np.sum(r**2) / (n - dof)))
+    rms = float(np.sqrt(np.sum(r**2) / (len(r) - dof)))
     return n_usable, n_agree, rms, c
+
+
+def _hann2(n: int) -> np.ndarray:
+    h = np.hanning(n).astype(np.float32)
+    return np.outer(h, h)
+
+
+def _tiles_agree(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Partially whitened correlation of tile stacks (n, T, T): peak near 0 and PSR ≥ 8."""
+    n, t, _ = a.shape
+    w = _hann2(t)
+    a = (a - a.mean(axis=(1, 2), keepdims=True)) * w
+    b = (b - b.mean(axis=(1, 2), keepdims=True)) * w
+    x = np.fft.rfft2(a) * np.conj(np.fft.rfft2(b))
+    mag = np.abs(x)
+    x /= np.sqrt(mag) + 1e-9 * float(mag.max() + 1e-30)  # beta = 0.5
+    c = np.fft.irfft2(x, s=(t, t)).reshape(n, -1)
+    k = c.argmax(axis=1)
+    ky, kx = np.unravel_index(k, (t, t))
+    ky = np.where(ky > t // 2, ky - t, ky)
+    kx = np.where(kx > t // 2, kx - t, kx)
+    sd = c.std(axis=1)
+    psr = (c[np.arange(n), k] - c.mean(axis=1)) / np.where(sd > 0, sd, np.inf)
+    return (np.abs(ky) <= 1) & (np.abs(kx) <= 1) & (psr >= _MIN_PSR)
+
+
+def _tile_shifts(a: np.ndarray, b: np.ndarray, iterations: int = 3) -> np.ndarray:
+    """Translation ``d`` per tile with ``b(x + d) ≈ a(x)`` (Lucas-Kanade, Hann-weighted).
+
+    Inverse compositional Gauss-Newton: ``d ← d - H⁻¹ Σ w ∇a (b(x + d) - a(x))`` with
+    ``H = Σ w ∇a ∇aᵀ``, both tiles smoothed with a Gaussian of 1 px first.
+    """
+    n, t, _ = a.shape
+    w = _hann2(t)
+    a = np.stack([cv2.GaussianBlur(x, (0, 0), 1.0) for x in a])
+    b = np.stack([cv2.GaussianBlur(x, (0, 0), 1.0) for x in b])
+    gx = np.stack([cv2.Sobel(x, cv2.CV_32F, 1, 0, ksize=3, scale=0.125) for x in a])
+    gy = np.stack([cv2.Sobel(x, cv2.CV_32F, 0, 1, ksize=3, scale=0.125) for x in a])
+    wx, wy = w * gx, w * gy
+    sxx = (wx * gx).sum(axis=(1, 2), dtype=np.float64)
+    syy = (wy * gy).sum(axis=(1, 2), dtype=np.float64)
+    sxy = (wx * gy).sum(axis=(1, 2), dtype=np.float64)
+    det = sxx * syy - sxy**2
+    det = np.where(det > 1e-12, det, np.inf)
+    d = np.zeros((n, 2))
+    moved = b
+    for _ in range(iterations):
+        e = moved - a
+        bx = (wx * e).sum(axis=(1, 2), dtype=np.float64)
+        by = (wy * e).sum(axis=(1, 2), dtype=np.float64)
+        d[:, 0] -= (syy * bx - sxy * by) / det
+        d[:, 1] -= (sxx * by - sxy * bx) / det
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        moved = np.stack(
+            [
+                cv2.warpAffine(x, np.float32([[1, 0, dx], [0, 1, dy]]), (t, t), flags=flags,
+                               borderMode=cv2.BORDER_REFLECT)  # fmt: skip
+                for x, (dx, dy) in zip(b, d, strict=True)
+            ]
+        )
+    return d
 
 
 def _gradient_gain(
@@ -890,7 +967,7 @@ def align(
     # Tile checks at the work scale; their shifts also give a last fine correction.
     w_work = s_mov_w @ np.linalg.inv(m_full) @ np.linalg.inv(s_ref_w)
     n_usable, n_agree, res_work, corr = _tile_checks(
-        ref, mov, w_work, None if use_work is None else use_work > 0, model
+        ref, mov, w_work, None if use_work is None else use_work > 0, model, refine
     )
     if corr is not None and refine:
         m_full = np.linalg.inv(s_ref_w) @ corr @ s_ref_w @ m_full
@@ -944,15 +1021,15 @@ def _reason(
     if failed:
         return (
             f"The best transform found is not confirmed ({worst}; {checks}): these photos "
-            "may not show the same skin, so they were not aligned."
+            "may not show the same skin (or one is too blurred), so they were not aligned."
         )
     if from_features:
         lead = f"{n_inl} of {n_matches} feature matches fit one transform and {checks}"
     else:
         lead = f"Few features matched; intensity alignment converged and {checks}"
     if np.isfinite(residual):
-        lead += f" (estimated error {residual:.1f} px)"
-    if worst_score >= 0.999:
+        lead += f" (estimated error {residual:.2g} px)"
+    if worst_score >= 0.75:
         return f"{lead}."
     return f"{lead}, but {worst}: check the overlay before trusting the comparison."
 

@@ -224,3 +224,7 @@ def render() -> None:
         st.session_state.pop("client_id", None)
         st.session_state.pop("area_id", None)
         st.rerun()
+
+
+if __name__ == "__main__":
+    render()

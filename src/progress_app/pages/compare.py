@@ -6,7 +6,6 @@ import io
 
 import numpy as np
 import streamlit as st
-import streamlit.components.v1 as components
 from PIL import Image
 
 from progress import workflow
@@ -72,7 +71,7 @@ def render() -> None:
         change_png=buf.getvalue(),
         aspect=w / h,
     )
-    components.html(html, height=int(760 * h / w) + 60)
+    st.iframe(html, height=int(760 * h / w) + 60)
     col1, col2 = st.columns(2)
     col1.image(img_a, caption=f"Before: {label[a_id]}")
     col2.image(img_b, caption=f"After (aligned): {label[b_id]}")
@@ -82,3 +81,7 @@ def render() -> None:
             f"Change map ({KINDS[kind]}): median {np.median(finite):+.2f}, 5th–95th percentile "
             f"{np.percentile(finite, 5):+.2f} to {np.percentile(finite, 95):+.2f}. Tick “change map” in the viewer to overlay it."
         )
+
+
+if __name__ == "__main__":
+    render()

@@ -156,3 +156,7 @@ def render() -> None:
     )
     with st.expander("Align by hand (click matching points)", expanded=a["confidence"] < 0.5):
         _manual(s, area_id, ref, photo)
+
+
+if __name__ == "__main__":
+    render()

@@ -132,3 +132,7 @@ def render() -> None:
             hide_index=True,
             width="stretch",
         )
+
+
+if __name__ == "__main__":
+    render()

@@ -56,3 +56,7 @@ def render() -> None:
         "charts, the metric table with changes, quality warnings and method notes. It is not a diagnosis. "
         "Stored photos and reports carry no EXIF or GPS data."
     )
+
+
+if __name__ == "__main__":
+    render()

@@ -78,3 +78,7 @@ def render() -> None:
             continue
         label = next((photo_label(p) for p in photos if p.record.id == f.photo_id), "")
         st.markdown(f"{SEVERITY_ICON.get(f.severity, '•')} **{label}** — {f.message}")
+
+
+if __name__ == "__main__":
+    render()
