@@ -86,7 +86,7 @@ _MIN_SIDE = 16
 # Lowe's ratio test threshold.
 _RATIO = 0.75
 # SIFT keypoints kept per photo, and the CLAHE clip limit applied before SIFT.
-_N_FEATURES = 2000
+_N_FEATURES = 1000
 _CLAHE_CLIP = 2.0
 # RANSAC inlier threshold, as a fraction of the feature copy's long side (3 px at 512).
 _RANSAC_FRACTION = 0.006
@@ -379,8 +379,6 @@ def _plausibility(
                 [m[1, 0] - v * m[2, 0], m[1, 1] - v * m[2, 1]],
             ]
         ) * (norm / den)
-        if np.linalg.det(jac) <= 0:
-            return "The best match would mirror the photo, which a camera cannot do."
         s1, s2 = np.linalg.svd(jac, compute_uv=False)
         lo, hi = _SCALE_RANGE
         if s2 < lo or s1 > hi:
@@ -388,6 +386,8 @@ def _plausibility(
                 f"The best match would resize the photo by {math.sqrt(s1 * s2):.2f}×, "
                 f"outside the plausible {lo}–{hi}× range."
             )
+        if np.linalg.det(jac) <= 0:
+            return "The best match would mirror the photo, which a camera cannot do."
         if s1 / s2 > _MAX_ANISOTROPY[model]:
             return f"The best match would stretch the photo {s1 / s2:.2f}× more in one direction."
     return None
@@ -976,12 +976,12 @@ def align(
 
     f_feat = float(np.clip((n_inl - _MIN_INLIERS) / (_FULL_INLIERS - _MIN_INLIERS), 0, 1))
     if not from_features:
-        f_feat = 1.0
+        f_feat = 0.0
     frac = (n_agree + 1) / (n_usable + 2)
     f_check = float(np.clip((frac - 0.3) / 0.5, 0, 1))
     f_ecc = 1.0 if math.isnan(rho) else float(np.clip((rho - 0.2) / 0.4, 0, 1))
     f_grad = float(np.clip(gain / 0.3, 0, 1))
-    confidence = float((f_feat * f_check * f_ecc * f_grad) ** 0.25)
+    confidence = float((0.7 + 0.3 * f_feat) * (f_check * f_ecc * f_grad) ** (1 / 3))
     residual = res_work / ref.s_work if n_agree else math.nan
 
     if not from_features and confidence < CONFIDENCE_OK:

@@ -182,12 +182,11 @@ _LAB_FROM_F = np.array(  # (f(X), f(Y), f(Z)) → (L* + 16, a*, b*)
 
 
 def _lab_f(t: np.ndarray) -> np.ndarray:
-    """CIELAB companding ``f(t)`` on a float32 array (modified in place and returned)."""
+    """CIELAB companding ``f(t)`` of a float32 array (a new array)."""
     low = t <= _LAB_EPS
-    flat = t.reshape(-1, 1) if t.ndim < 2 else t
     # cv2.pow (SIMD exp/log) is ~10× faster than np.cbrt on float32 and agrees to 2e-7;
     # it uses |t|, and negative t only occur on the linear branch below.
-    f = cv2.pow(np.ascontiguousarray(flat), 1.0 / 3.0).reshape(t.shape)
+    f = cv2.pow(np.ascontiguousarray(t).reshape(-1, 1), 1.0 / 3.0).reshape(t.shape)
     if np.any(low):
         f[low] = t[low] * np.float32(_LAB_KAPPA / 116.0) + np.float32(16.0 / 116.0)
     return f
@@ -381,23 +380,31 @@ def ita_category(ita: float) -> str:
 def _region_mean_linear(rgb: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
     """Mean linear RGB (float64, length 3) over the region."""
     arr = _as_colour_array(rgb)
+    m = None
     if mask is not None:
         m = np.asarray(mask)
         if m.dtype != np.bool_ or m.shape != arr.shape[:-1]:
             raise ColourError(
                 f"mask must be a boolean array of shape {arr.shape[:-1]}, got {m.dtype} {m.shape}."
             )
-        px = arr[m]
-    else:
-        px = arr.reshape(-1, 3)
+    if arr.dtype == np.uint8:
+        # exact mean of the LUT values from 8-bit histograms: no float copy, and with a
+        # mask on an H×W×3 image no copy of the region either (cv2.calcHist)
+        if m is not None and arr.ndim == 3:
+            img = np.ascontiguousarray(arr)
+            m8 = np.ascontiguousarray(m).view(np.uint8)
+            hist = [cv2.calcHist([img], [c], m8, [256], [0, 256]).ravel() for c in range(3)]
+        else:
+            px = arr.reshape(-1, 3) if m is None else arr[m]
+            hist = [np.bincount(px[:, c], minlength=256) for c in range(3)]
+        n = float(hist[0].sum())
+        if n == 0:
+            raise ColourError("The region is empty: the mask selects no pixels.")
+        lut = LINEAR_LUT_8.astype(np.float64)
+        return np.array([h.astype(np.float64) @ lut for h in hist]) / n
+    px = arr.reshape(-1, 3) if m is None else arr[m]
     if px.shape[0] == 0:
         raise ColourError("The region is empty: the mask selects no pixels.")
-    if px.dtype == np.uint8:
-        # exact mean of the LUT values via 8-bit histograms (fast, no float copy)
-        lut = LINEAR_LUT_8.astype(np.float64)
-        return np.array([np.bincount(px[:, c], minlength=256) @ lut for c in range(3)]) / float(
-            px.shape[0]
-        )
     lin = srgb_to_linear(px)
     if not np.all(np.isfinite(lin)):
         raise ColourError("rgb contains NaN or infinite values inside the region.")
@@ -615,18 +622,6 @@ def delta_e2000(
     return np.sqrt(np.maximum(tl**2 + tc**2 + th**2 + r_t * tc * th, 0.0))
 
 
-def _region_pixels(arr: np.ndarray, mask: np.ndarray | None, name: str) -> np.ndarray:
-    if mask is None:
-        return arr.reshape(-1, arr.shape[-1]) if arr.ndim > 1 else arr.reshape(-1)
-    m = np.asarray(mask)
-    expected = arr.shape[:-1] if name == "lab" else arr.shape
-    if m.dtype != np.bool_ or m.shape != expected:
-        raise ColourError(
-            f"mask must be a boolean array of shape {expected}, got {m.dtype} {m.shape}."
-        )
-    return arr[m]
-
-
 def delta_e_spread(
     lab: np.ndarray,
     mask: np.ndarray | None = None,
@@ -646,7 +641,9 @@ def delta_e_spread(
         Percentiles in [0, 100] to report (default P50 and P90).
     max_samples : int, keyword-only
         If the region has more pixels, this many are drawn without replacement by a
-        generator with a fixed seed (0): the result is deterministic.
+        generator with a fixed seed (0), and both the median and the percentiles are
+        taken over them: the result is deterministic. (The median of 200 000 samples
+        is within about 0.003 σ of the full region's.)
 
     Returns
     -------
@@ -656,13 +653,13 @@ def delta_e_spread(
     Raises
     ------
     ColourError
-        For a wrong shape or mask, an empty region, non-finite Lab values, or
-        percentiles outside [0, 100].
+        For a wrong shape or mask, an empty region, non-finite Lab values (among the
+        pixels used), or percentiles outside [0, 100].
 
     Notes
     -----
-    ``m = (median L*, median a*, median b*)`` over *all* region pixels (the per-channel,
-    or marginal, median); ``d_i = ΔE00(lab_i, m)``; the result is
+    ``m = (median L*, median a*, median b*)`` over the region's pixels (the
+    per-channel, or marginal, median); ``d_i = ΔE00(lab_i, m)``; the result is
     ``percentile(d, p)`` (linear interpolation). The median, not the mean, is the centre
     so that a few dark spots do not move the reference colour. A uniform region gives
     P50 ≈ the pixel noise; blotches and spots raise P90.
@@ -675,20 +672,30 @@ def delta_e_spread(
            J Am Acad Dermatol 2007;57:977–984. doi:10.1016/j.jaad.2007.07.040
     """
     arr = _as_colour_array(lab, "lab")
-    px = _region_pixels(arr, mask, "lab")
-    if px.shape[0] == 0:
+    flat = arr.reshape(-1, 3)
+    index = None
+    if mask is not None:
+        m = np.asarray(mask)
+        if m.dtype != np.bool_ or m.shape != arr.shape[:-1]:
+            raise ColourError(
+                f"mask must be a boolean array of shape {arr.shape[:-1]}, got {m.dtype} {m.shape}."
+            )
+        index = np.flatnonzero(m)
+    n = flat.shape[0] if index is None else index.size
+    if n == 0:
         raise ColourError("The region is empty: the mask selects no pixels.")
     p = np.asarray(percentiles, dtype=np.float64)
     if p.ndim != 1 or p.size == 0 or np.any(~np.isfinite(p)) or np.any((p < 0) | (p > 100)):
         raise ColourError(f"percentiles must be numbers in [0, 100], got {percentiles!r}.")
     if int(max_samples) < 1:
         raise ColourError(f"max_samples must be a positive integer, got {max_samples!r}.")
+    if n > max_samples:
+        pick = np.sort(np.random.default_rng(0).choice(n, int(max_samples), replace=False))
+        index = pick if index is None else index[pick]
+    px = (flat if index is None else flat[index]).astype(np.float64)
     if not np.all(np.isfinite(px)):
         raise ColourError("lab contains NaN or infinite values inside the region.")
     centre = np.median(px, axis=0)
-    if px.shape[0] > max_samples:
-        idx = np.random.default_rng(0).choice(px.shape[0], int(max_samples), replace=False)
-        px = px[idx]
     d = delta_e2000(px, centre)
     return tuple(float(v) for v in np.percentile(d, p))
 

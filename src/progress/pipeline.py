@@ -1,4 +1,4 @@
-"""One photo through the whole analysis: quality check, alignment, region, metrics.
+"""One photo through the whole analysis: quality check, alignment, colour, region, metrics.
 
 The dashboard, the batch command and the benchmark all call :func:`analyse`, so a photo
 is measured the same way wherever it is measured.
@@ -11,27 +11,61 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from progress import colour
 from progress.align import Alignment, align
+from progress.errors import ColourError
 from progress.metrics import measure
-from progress.quality import QualityReport, check_quality
+from progress.normalise import normalise_colour
+from progress.quality import QualityCheck, QualityReport, check_quality
 from progress.skin import skin_mask
 
-ROI_AUTO = "skin"
+Box = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
 class Reference:
-    """The reference photo of an area and its region of interest (in its own frame)."""
+    """The reference photo of an area, its region of interest and colour reference.
+
+    Attributes
+    ----------
+    rgb : ndarray
+        The reference photo (H×W×3 uint8); every other photo is aligned to it.
+    roi : ndarray
+        H×W bool region of interest in the reference frame.
+    card_box : tuple, optional
+        ``(x0, y0, x1, y1)`` of a grey card in the reference frame: every photo (after
+        alignment) is white-balanced on it and brought to the reference card's L*.
+    card_lightness : float, optional
+        L* of the card in the reference photo (the common target).
+    scale_px_per_mm : float, optional
+        Scale of the reference frame, if known (e.g. from a ruler).
+    """
 
     rgb: np.ndarray
     roi: np.ndarray
+    card_box: Box | None = None
+    card_lightness: float | None = None
+    scale_px_per_mm: float | None = None
 
     @classmethod
     def from_photo(
-        cls, rgb: np.ndarray, *, box: tuple[int, int, int, int] | None = None
+        cls,
+        rgb: np.ndarray,
+        *,
+        box: Box | None = None,
+        card_box: Box | None = None,
+        scale_px_per_mm: float | None = None,
     ) -> Reference:
-        """Build the reference: its skin mask, or a box ``(x0, y0, x1, y1)`` in pixels."""
-        return cls(rgb, roi_mask(rgb, box=box))
+        """Build the reference: region = ``box`` or the skin mask, minus the card."""
+        roi = roi_mask(rgb, box=box)
+        lightness = None
+        if card_box is not None:
+            card = roi_mask(rgb, box=card_box)
+            if not card.any():
+                raise ColourError("The grey-card box lies outside the reference photo.")
+            roi &= ~card
+            lightness = float(colour.srgb_to_lab(rgb[card])[:, 0].mean())
+        return cls(rgb, roi, card_box, lightness, scale_px_per_mm)
 
 
 @dataclass(frozen=True)
@@ -42,6 +76,7 @@ class Analysis:
     quality: QualityReport
     alignment: Alignment | None
     roi: str
+    colour: dict = field(default_factory=lambda: {"method": "none"})
     computed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def to_dict(self) -> dict:
@@ -60,14 +95,15 @@ class Analysis:
                 "reason": a.reason,
             },
             "roi": self.roi,
+            "colour": self.colour,
             "computed_at": self.computed_at.isoformat(),
         }
 
 
-def roi_mask(rgb: np.ndarray, *, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+def roi_mask(rgb: np.ndarray, *, box: Box | None = None) -> np.ndarray:
     """The region of interest: a box ``(x0, y0, x1, y1)`` if given, else the skin mask.
 
-    A box is intersected with nothing: the user chose it on purpose.
+    A box is taken as it is: the user chose it on purpose.
     """
     if box is None:
         return skin_mask(rgb)
@@ -80,27 +116,59 @@ def roi_mask(rgb: np.ndarray, *, box: tuple[int, int, int, int] | None = None) -
     return mask
 
 
+def _normalise(
+    rgb: np.ndarray, reference: Reference, valid: np.ndarray | None
+) -> tuple[np.ndarray, dict, QualityCheck | None]:
+    """White-balance a photo (in the reference frame) on the reference's grey card."""
+    if reference.card_box is None:
+        return rgb, {"method": "none"}, None
+    card = roi_mask(rgb, box=reference.card_box)
+    if valid is not None:
+        card &= valid
+    try:
+        out, corr = normalise_colour(
+            rgb, reference_region=card, reference="grey", target_lightness=reference.card_lightness
+        )
+    except ColourError as exc:
+        msg = f"Colour not normalised: {exc} Tone values may differ from other sessions."
+        return (
+            rgb,
+            {"method": "none", "reason": str(exc)},
+            QualityCheck("colour_card", "warn", float("nan"), msg),
+        )
+    info = {
+        "method": corr.method,
+        "residual_de": float(corr.residual_de),
+        "gains": np.diag(corr.matrix).tolist(),
+    }
+    return out, info, None
+
+
+def _with(quality: QualityReport, extra: QualityCheck | None) -> QualityReport:
+    return quality if extra is None else QualityReport((*quality.checks, extra))
+
+
 def analyse(
     rgb: np.ndarray,
     *,
     reference: Reference | None = None,
-    box: tuple[int, int, int, int] | None = None,
+    box: Box | None = None,
+    card_box: Box | None = None,
     scale_px_per_mm: float | None = None,
     alignment: Alignment | None = None,
 ) -> Analysis:
-    """Analyse one photo: quality, alignment to the area's reference, and every metric.
+    """Analyse one photo: quality, alignment to the area's reference, colour, every metric.
 
     Parameters
     ----------
     rgb : ndarray
         H×W×3 uint8 sRGB photo.
     reference : Reference, optional
-        The area's reference photo and region. None: this photo *is* the reference, and is
-        measured in its own frame (region = ``box`` or its skin mask).
-    box : tuple, optional
-        Used only without a reference: a box region in this photo's pixels.
-    scale_px_per_mm : float, optional
-        The reference frame's scale, if known.
+        The area's reference photo, region and grey card. None: this photo *is* the
+        reference and is measured in its own frame (region = ``box`` or its skin mask,
+        grey card = ``card_box``, scale = ``scale_px_per_mm``).
+    box, card_box, scale_px_per_mm : optional
+        Used only without a reference (see :class:`Reference`).
     alignment : Alignment, optional
         A ready alignment to the reference (e.g. from clicked points,
         :func:`progress.align_from_points`); None aligns automatically.
@@ -113,17 +181,23 @@ def analyse(
     -----
     With a reference, the photo is aligned to it and measured on the warped photo inside
     the reference's region ∩ the pixels the warp covers, so every session is measured on
-    the same skin. A failed alignment (low confidence) still measures the overlapping
-    region but the result carries the alignment's reason, which the dashboard shows.
+    the same skin. With a grey card, the warped photo is white-balanced on the card's
+    place in the reference frame and brought to the reference card's lightness (von Kries
+    gains, :func:`progress.normalise_colour`), which removes changes of light and white
+    balance but keeps the skin's own redness. A failed alignment (low confidence) still
+    measures the overlapping region; the result carries the alignment's reason.
     """
     if reference is None:
+        ref = Reference.from_photo(rgb, box=box, card_box=card_box, scale_px_per_mm=scale_px_per_mm)
         quality = check_quality(rgb)
-        roi = roi_mask(rgb, box=box)
-        values = measure(rgb, mask=roi, scale_px_per_mm=scale_px_per_mm)
-        return Analysis(values, quality, None, "box" if box is not None else "skin")
+        image, info, extra = _normalise(rgb, ref, None)
+        values = measure(image, mask=ref.roi, scale_px_per_mm=ref.scale_px_per_mm)
+        roi = "box" if box is not None else "skin"
+        return Analysis(values, _with(quality, extra), None, roi, info)
     if alignment is None:
         alignment = align(reference.rgb, rgb)
     quality = check_quality(rgb, baseline=reference.rgb)
+    image, info, extra = _normalise(alignment.warped, reference, alignment.valid)
     region = reference.roi & alignment.valid
-    values = measure(alignment.warped, mask=region, scale_px_per_mm=scale_px_per_mm)
-    return Analysis(values, quality, alignment, "reference region")
+    values = measure(image, mask=region, scale_px_per_mm=reference.scale_px_per_mm)
+    return Analysis(values, _with(quality, extra), alignment, "reference region", info)

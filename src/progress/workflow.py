@@ -19,7 +19,7 @@ from progress import repeatability, timeline
 from progress.align import align_from_points
 from progress.loader import load_image
 from progress.metrics import METRICS
-from progress.pipeline import Reference, analyse, roi_mask
+from progress.pipeline import Reference, analyse
 from progress.store import PhotoRecord, Session, Store
 
 RESULT_VERSION = 1
@@ -116,12 +116,32 @@ def pending(store: Store, area_id: int, *, box: Sequence[int] | None = None) -> 
     ref_id = reference_id(store, area_id)
     if ref_id is None:
         return 0
-    key = roi_key(box)
+    key = roi_key(box, store.area_settings(area_id))
     return sum(not _is_current(p.result, ref_id, key) for p in area_photos(store, area_id))
 
 
-def roi_key(box: Sequence[int] | None) -> str:
-    return "skin" if box is None else "box:" + ",".join(str(int(v)) for v in box)
+def roi_key(box: Sequence[int] | None, settings: dict | None = None) -> str:
+    """A key of everything that changes the measured values: region, card and scale."""
+    key = "skin" if box is None else "box:" + ",".join(str(int(v)) for v in box)
+    settings = settings or {}
+    if settings.get("card_box"):
+        key += ";card:" + ",".join(str(int(v)) for v in settings["card_box"])
+    if settings.get("scale_px_per_mm"):
+        key += f";scale:{float(settings['scale_px_per_mm']):g}"
+    return key
+
+
+def area_reference(store: Store, area_id: int, ref_id: int, box: Sequence[int] | None) -> Reference:
+    """The area's :class:`Reference`: reference photo, region, grey card and scale."""
+    settings = store.area_settings(area_id)
+    card = settings.get("card_box")
+    ref_rgb = store.photo_rgb(ref_id)
+    return Reference.from_photo(
+        ref_rgb,
+        box=tuple(box) if box else None,
+        card_box=tuple(int(v) for v in card) if card else None,
+        scale_px_per_mm=settings.get("scale_px_per_mm"),
+    )
 
 
 def _is_current(result: dict | None, ref_id: int, key: str) -> bool:
@@ -163,18 +183,23 @@ def analyse_area(
     ref_id = reference_id(store, area_id)
     if ref_id is None:
         return 0
-    key = roi_key(box)
+    key = roi_key(box, store.area_settings(area_id))
     photos = area_photos(store, area_id)
     todo = [p for p in photos if force or not _is_current(p.result, ref_id, key)]
     if not todo:
         return 0
-    ref_rgb = store.photo_rgb(ref_id)
-    reference = Reference(ref_rgb, roi_mask(ref_rgb, box=tuple(box) if box else None))
+    reference = area_reference(store, area_id, ref_id, box)
+    ref_rgb = reference.rgb
     for i, p in enumerate(todo):
         rgb = store.photo_rgb(p.record.id)
         points = _manual_points(p.result, ref_id)
         if p.record.id == ref_id:
-            result = analyse(rgb, box=tuple(box) if box else None)
+            result = analyse(
+                rgb,
+                box=tuple(box) if box else None,
+                card_box=reference.card_box,
+                scale_px_per_mm=reference.scale_px_per_mm,
+            )
         elif points is not None:
             manual = align_from_points(points[0], points[1], ref_rgb, rgb)
             result = analyse(rgb, reference=reference, alignment=manual)
@@ -220,14 +245,13 @@ def align_manually(
         If fewer than 3 pairs are given or the points are degenerate.
     """
     ref_id = reference_id(store, area_id)
-    ref_rgb = store.photo_rgb(ref_id)
+    reference = area_reference(store, area_id, ref_id, box)
     rgb = store.photo_rgb(photo_id)
-    manual = align_from_points(reference_points, moving_points, ref_rgb, rgb)
-    reference = Reference(ref_rgb, roi_mask(ref_rgb, box=tuple(box) if box else None))
+    manual = align_from_points(reference_points, moving_points, reference.rgb, rgb)
     payload = analyse(rgb, reference=reference, alignment=manual).to_dict()
     payload.update(
         reference_photo_id=ref_id,
-        roi_key=roi_key(box),
+        roi_key=roi_key(box, store.area_settings(area_id)),
         version=RESULT_VERSION,
         manual_points=[
             np.asarray(reference_points, float).tolist(),
@@ -362,6 +386,14 @@ def seed_samples(store: Store, folder: Path) -> int | None:
         notes="Generated sample series (python -m progress.samples)",
     )
     area = store.add_area(client.id, truth.get("area", "Sample area"))
+    card = (truth.get("landmarks") or {}).get("grey_patch")
+    settings: dict = {}
+    if card:  # the sticker's grey patch, inset so that no edge pixel is used
+        x0, y0, x1, y1 = card
+        settings["card_box"] = [int(x0) + 12, int(y0) + 12, int(x1) - 12, int(y1) - 12]
+    if truth.get("px_per_mm"):
+        settings["scale_px_per_mm"] = float(truth["px_per_mm"])
+    store.set_area_settings(area.id, settings)
     for d in truth.get("treatment_dates", []):
         store.add_treatment(
             area.id, date.fromisoformat(d[:10]), depth_mm=truth.get("needle_depth_mm")
