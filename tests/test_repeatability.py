@@ -261,8 +261,131 @@ def test_pool_hand_worked():
     p = rp.pool([{"m": a}, {"m": b}])["m"]
     # (2·1 + 4·4) / 6 = 3
     assert p.sd_within == pytest.approx(math.sqrt(3.0))
+    # 6 pooled dof: chi-square 1.2373 (2.5 %) and 14.449 (97.5 %)
+    assert p.sd_low == pytest.approx(math.sqrt(3.0) * math.sqrt(6 / 14.449), rel=1e-4)
+    assert p.sd_high == pytest.approx(math.sqrt(3.0) * math.sqrt(6 / 1.2373), rel=1e-4)
     assert p.mean == pytest.approx((3 * 10 + 5 * 20) / 8)
     assert p.n == 8
+
+
+def test_sd_interval_matches_chi_square_table():
+    # chi-square quantiles from printed tables: 29 dof 16.047 / 45.722; 1 dof 0.000982 / 5.024
+    lo, hi = rp.sd_interval(2.0, 29)
+    assert lo == pytest.approx(2.0 * math.sqrt(29 / 45.722), rel=1e-4)
+    assert hi == pytest.approx(2.0 * math.sqrt(29 / 16.047), rel=1e-4)
+    lo, hi = rp.sd_interval(1.0, 1)
+    assert lo == pytest.approx(math.sqrt(1 / 5.0239), rel=1e-4)
+    assert hi == pytest.approx(math.sqrt(1 / 0.000982), rel=1e-3)
+    assert all(math.isnan(v) for v in rp.sd_interval(1.0, 0))
+    with pytest.raises(ValueError, match="level"):
+        rp.sd_interval(1.0, 5, level=1.0)
+
+
+def test_study_reports_sd_interval():
+    values = iter([1.0, 2.0, 4.0])
+
+    def fixed(img, *, mask=None, scale_px_per_mm=None):
+        return {"m": next(values)}
+
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    r = study(rgb, n=3, jitter=NO_JITTER, measure=fixed, align=False)["m"]
+    sd = math.sqrt(7 / 3)  # deviations -4/3, -1/3, 5/3: SS = 42/9, over 2 dof
+    assert r.sd_within == pytest.approx(sd)
+    # 2 dof: chi-square 0.0506 (2.5 %) and 7.378 (97.5 %)
+    assert r.sd_low == pytest.approx(sd * math.sqrt(2 / 7.3778), rel=1e-4)
+    assert r.sd_high == pytest.approx(sd * math.sqrt(2 / 0.050636), rel=1e-4)
+    assert math.isnan(r.offset)
+
+
+def test_combine_max_takes_the_larger_limit():
+    a = {"m": Repeatability("m", 1.0, 0.5, 50.0, 1.0, 20)}
+    b = {
+        "m": Repeatability("m", 9.0, 1.0, 11.1, 2.0, 20),
+        "k": Repeatability("k", 1.0, math.nan, math.nan, math.nan, 1),
+    }
+    got = rp.combine_max([a, b])
+    assert got["m"] is b["m"] and "k" not in got
+    assert rp.combine_max([b, a])["m"] is b["m"]
+
+
+def test_recapture_sharp_edges_stay_in_range():
+    # Lanczos rings at a step edge; the re-capture must stay in [0, 1] without warnings
+    rgb = np.zeros((40, 40, 3))
+    rgb[:, 20:] = 1.0
+    jitter = Jitter(3.0, 0.05, 2.0, 0, 0, (0, 0), None, 0)
+    out, _ = recapture(rgb, np.random.default_rng(0), jitter)
+    assert out.min() >= 0.0 and out.max() <= 1.0
+
+
+# ------------------------------------------------------------------- study_pipeline
+
+
+def _textured(size=160):
+    """A smooth random skin-like texture (8-bit) with a neutral grey card, no clipping."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(1)
+    tex = ndimage.gaussian_filter(rng.normal(size=(size, size)), 3)
+    tex /= tex.std()
+    rgb = np.array([0.72, 0.55, 0.47]) * (1 + 0.08 * tex[..., None])
+    rgb8 = np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+    rgb8[10:60, 10:60] = 119  # sRGB 119 grey: L* 50, a* = b* = 0
+    assert rgb8.max() < 250 and rgb8.min() > 60
+    return rgb8
+
+
+def _sd_cube_root_gain(e):
+    """SD of g^(1/3) for g uniform on [1 - e, 1 + e]: E[g^k] = ((1+e)^(k+1) - (1-e)^(k+1))
+    / ((k+1) 2e)."""
+
+    def moment(k):
+        return ((1 + e) ** (k + 1) - (1 - e) ** (k + 1)) / ((k + 1) * 2 * e)
+
+    return math.sqrt(moment(2 / 3) - moment(1 / 3) ** 2)
+
+
+def test_study_pipeline_recovers_exposure_noise_and_card_removes_it():
+    # An exposure gain g on linear light scales every pixel's Y by g, so on the cube-root
+    # branch L* = (L0 + 16) g^(1/3) - 16 and the region's mean L* has SD (L̄0 + 16) SD(g^(1/3)).
+    rgb8 = _textured()
+    box = (64, 10, 150, 150)  # x0, y0, x1, y1: skin only
+    lab = rgb2lab(rgb8[10:150, 64:150] / 255.0)
+    assert lab[..., 0].min() > 8  # cube-root branch everywhere
+    expected = (lab[..., 0].mean() + 16) * _sd_cube_root_gain(0.10)  # ≈ 1.49 L*
+    jitter = Jitter(0, 0, 0, 0.10, 0, (0, 0), None, 1.0)  # noise dithers the 8-bit card
+    n = 16
+    plain = rp.study_pipeline(rgb8, box=box, scale_px_per_mm=10.0, n=n, jitter=jitter, seed=2)
+    r = plain["lab_l"]
+    lo, hi = chi2_bounds(expected, n)  # conservative: a uniform gain has light tails
+    assert r.n == n and lo < r.sd_within < hi, (r.sd_within, expected)
+    card = (16, 16, 54, 54)
+    carded = rp.study_pipeline(
+        rgb8, box=box, card_box=card, scale_px_per_mm=10.0, n=6, jitter=jitter, seed=2
+    )
+    assert carded["lab_l"].sd_within < 0.1 * expected  # the grey card undoes the exposure
+    assert set(plain) == set(METRIC_NAMES)
+
+
+def test_study_pipeline_measures_original_as_reference():
+    # no jitter at all: every re-capture is the photo itself, aligned to itself
+    rgb8 = _textured()
+    out = rp.study_pipeline(rgb8, box=(64, 10, 150, 150), scale_px_per_mm=10.0, n=2,
+                            jitter=NO_JITTER)  # fmt: skip
+    for name in ("lab_l", "lab_a", "sigma_l"):
+        assert out[name].sd_within == pytest.approx(0.0, abs=1e-6)
+        assert out[name].offset == pytest.approx(0.0, abs=1e-3), name
+
+
+def test_study_pipeline_validation():
+    rgb8 = np.zeros((16, 16, 3), np.uint8)
+    with pytest.raises(ValueError, match="uint8"):
+        rp.study_pipeline(np.zeros((16, 16, 3)))
+    with pytest.raises(ValueError, match="n must be"):
+        rp.study_pipeline(rgb8, n=1)
+    with pytest.raises(ValueError, match="not both"):
+        rp.study_pipeline(rgb8, box=(0, 0, 8, 8), roi=np.ones((16, 16), bool))
+    with pytest.raises(ValueError, match="roi must be"):
+        rp.study_pipeline(rgb8, roi=np.ones((8, 8), bool))
 
 
 # -------------------------------------------------------------- within-subject SD
@@ -297,6 +420,24 @@ def test_client_limits_prefers_own_replicates():
         client_limits(own, defaults, min_groups=0)
 
 
+def test_client_limits_min_dof_and_floor():
+    defaults = {"lab_a": 5.0, "lab_l": 2.0}
+    own = {
+        "lab_a": [[1.0, 3.0]],  # one pair: 1 dof -> the default stays
+        "lab_l": [[7.0, 7.0, 7.0]],  # 2 dof but identical: 0 -> floored at 0.5 * 2.0
+        "ita": [[1.0, 2.0], [3.0, 5.0]],  # SS = 0.5 + 2 over 2 dof; no default, no floor
+    }
+    got = client_limits(own, defaults, min_dof=2, floor=0.5)
+    assert got["lab_a"] == 5.0
+    assert got["lab_l"] == 1.0
+    assert got["ita"] == pytest.approx(1.96 * math.sqrt(2) * math.sqrt(1.25))
+    assert client_limits(own, defaults)["lab_l"] == 0.0  # no floor by default
+    with pytest.raises(ValueError, match="min_dof"):
+        client_limits(own, defaults, min_dof=0)
+    with pytest.raises(ValueError, match="floor"):
+        client_limits(own, defaults, floor=-0.1)
+
+
 # --------------------------------------------------------------------- measurable
 
 
@@ -320,12 +461,31 @@ def test_is_measurable_rejects_bad_limit():
 def test_default_limits_file():
     path = Path(rp.__file__).with_name("data") / "repeatability.json"
     data = json.loads(path.read_text("utf-8"))
-    assert "provisional" in data["note"].lower()
-    for name in METRIC_NAMES:
-        item = data["metrics"][name]
-        assert math.isfinite(item["limit"]) and item["limit"] > 0, name
-        assert item["limit"] == pytest.approx(1.96 * math.sqrt(2) * item["sd_within"])
-        assert rp.DEFAULT_LIMITS[name] == item["limit"]
+    assert "provisional" not in data["note"].lower()
+    assert data["command"].startswith("python -m progress.repeatability --standard ")
+    assert data["settings"]["n"] >= 20
+    studies = data["studies"]
+    card_of = {"sample_card": True, "astronaut_card": True}
+    for table, card in (("metrics", False), ("metrics_with_card", True)):
+        loaded = rp.CARD_LIMITS if card else rp.DEFAULT_LIMITS
+        for name in METRIC_NAMES:
+            item = data[table][name]
+            assert math.isfinite(item["limit"]) and item["limit"] > 0, name
+            assert item["limit"] == pytest.approx(1.96 * math.sqrt(2) * item["sd_within"])
+            assert item["sd_low"] < item["sd_within"] < item["sd_high"], name
+            assert item["n"] >= 20, name
+            assert loaded[name] == item["limit"]
+            # the documented rule: the larger limit of the two photos of this colour set-up
+            same = [s for s in studies if card_of.get(s, False) is card]
+            assert len(same) == 2
+            assert item["limit"] == max(studies[s]["metrics"][name]["limit"] for s in same)
+            assert studies[item["from"]]["metrics"][name]["limit"] == item["limit"]
+
+
+def test_default_limits_choose_by_card():
+    assert rp.default_limits(card=True) == rp.CARD_LIMITS
+    assert rp.default_limits(card=False) == rp.DEFAULT_LIMITS
+    assert rp.default_limits(card=True) is not rp.CARD_LIMITS  # a copy
 
 
 def test_save_and_load_limits_round_trip(tmp_path):

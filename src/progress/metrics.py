@@ -379,7 +379,7 @@ def roughness_rq(p: Prepared) -> float:
     unit="% area",
     kind="texture",
     better="lower",
-    formula="share of region pixels whose scale-normalised dark-ridge Hessian response at σ = 0.2, 0.4 mm exceeds a fixed threshold",
+    formula="share of region pixels on dark valleys: Hessian ridge strength σ²(λ1 − |λ2|) at σ = 0.2, 0.4 mm above 1 L*, band at half depth",
     reference="Frangi et al., MICCAI 1998, doi:10.1007/BFb0056195; Sato et al., Med Image Anal 1998;2:143",
 )
 def fine_line_density(p: Prepared) -> float:
@@ -397,7 +397,7 @@ def fine_line_density(p: Prepared) -> float:
     unit="per cm²",
     kind="texture",
     better="lower",
-    formula="count of scale-normalised LoG dark-blob maxima (radius 0.1–0.5 mm) above a fixed threshold / region area",
+    formula="count of maxima of the dark-blob strength σ²√(λ1λ2) (radius 0.1–0.5 mm) above 1.5 L* / region area",
     reference="Lindeberg, Int J Comput Vis 1998;30:79, doi:10.1023/A:1008045108935",
 )
 def pore_density(p: Prepared) -> float:

@@ -492,7 +492,8 @@ def find_colour_chart(rgb: np.ndarray) -> np.ndarray | None:
     For a chart photographed roughly front-on (perspective and rotation small enough for
     an affine grid; any in-plane rotation and mirroring are handled):
 
-    1. On a copy at most 1200 px wide, the grey image is thresholded at 30, 45, …, 225;
+    1. On a copy at most 1200 px wide, the grey image (5×5 median-filtered against
+       speckle) is thresholded at 30, 45, …, 225;
        bright blobs whose minimum-area rectangle is square-ish (aspect ≥ 0.7, filling
        ≥ 80 %) are the candidate patches (the chart's black gaps separate them).
     2. Squares of similar size (within 35 %) are put on a lattice (angle from the mean of
@@ -504,7 +505,11 @@ def find_colour_chart(rgb: np.ndarray) -> np.ndarray | None:
     4. Validation: after balancing on that grey row, the red, green, blue, yellow,
        magenta, cyan and orange patches must have their hue's channel order, and a
        3×3 least-squares fit to the reference must leave a mean ΔE2000 < 10.
-       Otherwise ``None`` — never a guess.
+       Otherwise ``None`` — never a guess. A real chart photographed through a tone
+       curve far from sRGB can fail step 3 or 4 (OpenCV's sample chart photo does:
+       a 3×3 fit leaves ΔE ≈ 15 there); :func:`normalise_colour` then says so.
+
+    Detection takes about 20 ms on a 1200×900 photo and 0.1 s on 12 MP (measured).
 
     References
     ----------

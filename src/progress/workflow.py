@@ -263,35 +263,60 @@ def align_manually(
 
 
 def limits_for(store: Store, area_id: int) -> tuple[dict[str, float], str]:
-    """Repeatability limits: the client's own where a session has ≥ 2 photos, else defaults.
+    """Repeatability limits: the client's own from repeated photos if enough, else defaults.
+
+    Replicates are photos of one session taken within 15 minutes of each other (EXIF time;
+    all of a session's photos without a time form one group), so a before/after pair of a
+    treatment day never counts as a repeat; photos whose automatic alignment failed are
+    left out. A metric takes the client's own limit once its estimate has ≥ 2 degrees of
+    freedom (three photos in one session, or two sessions with two) and never less than
+    half the default (:func:`progress.repeatability.client_limits`). The default is
+    :data:`~progress.repeatability.CARD_LIMITS` when the area has a grey card, else
+    :data:`~progress.repeatability.DEFAULT_LIMITS`.
 
     Returns the limits and a sentence saying where they come from.
     """
-    groups: dict[str, list[list[float]]] = {m: [] for m in METRICS}
+    card = bool(store.area_settings(area_id).get("card_box"))
+    defaults = repeatability.default_limits(card=card)
+    kind = "with grey card" if card else "without grey card"
     by_session: dict[int, list[AreaPhoto]] = {}
     for p in area_photos(store, area_id):
-        if p.result:
+        a = (p.result or {}).get("alignment") or {}
+        conf = a.get("confidence")
+        failed = a.get("method") != "manual" and conf is not None and conf < 0.5
+        if p.result and not failed:
             by_session.setdefault(p.session.id, []).append(p)
+    bursts: list[list[AreaPhoto]] = []
     for members in by_session.values():
-        if len(members) < 2:
-            continue
+        runs = [[q for q in members if q.record.taken_at is None]]
+        timed = sorted((q for q in members if q.record.taken_at), key=lambda q: q.when)
+        for i, q in enumerate(timed):
+            if i == 0 or (q.when - timed[i - 1].when).total_seconds() > 15 * 60:
+                runs.append([])
+            runs[-1].append(q)
+        bursts += [r for r in runs if len(r) >= 2]
+    groups: dict[str, list[list[float]]] = {}
+    for burst in bursts:
         for m in METRICS:
-            vals = [q.metrics.get(m) for q in members]
+            vals = [q.metrics.get(m) for q in burst]
             vals = [v for v in vals if v is not None and np.isfinite(v)]
             if len(vals) >= 2:
-                groups[m].append(vals)
-    defaults = dict(repeatability.DEFAULT_LIMITS)
-    own = {m: g for m, g in groups.items() if g}
-    if not own:
-        return (
-            defaults,
-            "Limits from the default repeatability study (no repeated photos of one session yet).",
+                groups.setdefault(m, []).append(vals)
+    dof = max((sum(len(g) - 1 for g in gs) for gs in groups.values()), default=0)
+    if dof < 2:
+        why = (
+            "one pair of repeated photos is not enough; three photos of one session give the "
+            "client's own"
+            if dof == 1
+            else "no repeated photos of one session yet"
         )
-    limits = repeatability.client_limits(own, defaults)
-    n = len([1 for v in by_session.values() if len(v) >= 2])
+        return defaults, f"Limits from the default repeatability study ({kind}): {why}."
+    limits = repeatability.client_limits(groups, defaults, min_dof=2, floor=0.5)
     return (
         limits,
-        f"Limits from this client's own repeated photos ({n} session(s) with two or more photos).",
+        f"Limits from this client's own repeated photos ({len(bursts)} series taken minutes "
+        f"apart, {sum(len(b) for b in bursts)} photos), never below half the default "
+        f"({kind}).",
     )
 
 

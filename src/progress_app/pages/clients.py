@@ -7,6 +7,7 @@ from datetime import date
 import streamlit as st
 
 from progress.errors import ProgressError
+from progress.export import export_client_record
 from progress.loader import SUPPORTED_EXTENSIONS, load_image
 from progress_app import state
 
@@ -159,7 +160,7 @@ def _photos(s, area_id: int) -> None:
     for i, p in enumerate(photos[:12]):
         with cols[i % len(cols)]:
             st.image(
-                state.preview_jpeg(s, p.id, p.sha256),
+                state.thumb_jpeg(s, p.id, p.sha256),
                 caption=f"{sessions[p.session_id].on_date} · {p.display_name}",
             )
     c1, c2 = st.columns(2)
@@ -214,8 +215,8 @@ def render() -> None:
     st.divider()
     st.subheader("This client's record")
     st.download_button(
-        "Export the whole record (ZIP: photos, metrics, metadata)",
-        data=lambda: s.export_client(client_id),
+        "Export the whole record (ZIP: photos, metrics, reports, metadata)",
+        data=lambda: export_client_record(s, client_id),
         file_name=f"client-{client_id}-export.zip",
         mime="application/zip",
     )

@@ -10,7 +10,7 @@ from PIL import Image
 
 from progress import workflow
 from progress.change import KINDS, change_map, overlay_rgba
-from progress.loader import to_jpeg_bytes
+from progress.loader import downscale
 from progress_app import state
 from progress_app.pages.common import analyse_with_progress, need_area, photo_label
 from progress_app.viewer import compare_html
@@ -18,14 +18,50 @@ from progress_app.viewer import compare_html
 VIEW_LONG_SIDE = 1200
 
 
-def _aligned(s, p, ref) -> tuple[np.ndarray, np.ndarray]:
-    if p.record.id == ref.record.id or not p.result or not p.result.get("alignment"):
-        img = state.preview_rgb(s, p.record.id, p.record.sha256)
+def _key(p, ref) -> tuple:
+    """What an aligned view of ``p`` depends on: ids, content hashes and the matrix."""
+    a = (p.result or {}).get("alignment")
+    m = None if p.record.id == ref.record.id or not a else tuple(np.ravel(a["matrix"]))
+    return (p.record.id, p.record.sha256, ref.record.id, ref.record.sha256, m)
+
+
+def _aligned(s, key: tuple) -> tuple[np.ndarray, np.ndarray]:
+    photo_id, sha, ref_id, ref_sha, m = key
+    if m is None:
+        img = state.preview_rgb(s, photo_id, sha)
         return img, np.ones(img.shape[:2], bool)
-    m = tuple(np.ravel(p.result["alignment"]["matrix"]))
-    return state.aligned_preview(
-        s, p.record.id, p.record.sha256, ref.record.id, ref.record.sha256, m
+    return state.aligned_preview(s, photo_id, sha, ref_id, ref_sha, m)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _views(_s, key_a: tuple, key_b: tuple, kind: str) -> dict | None:
+    """JPEGs of both aligned photos, the change map as a PNG and its statistics.
+
+    Cached on the photos' ids, content hashes and alignment matrices, so a revisit costs
+    nothing and a re-alignment or a new photo recomputes.
+    """
+    img_a, valid_a = _aligned(_s, key_a)
+    img_b, valid_b = _aligned(_s, key_b)
+    if img_a.shape != img_b.shape:
+        return None
+    diff = change_map(img_a, img_b, kind=kind, valid=valid_a & valid_b)
+    rgba = downscale(overlay_rgba(diff), long_side=VIEW_LONG_SIDE)
+    buf = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buf, format="PNG", compress_level=1)
+    finite = diff[np.isfinite(diff)]
+    stats = (
+        (float(np.median(finite)), *map(float, np.percentile(finite, [5, 95])))
+        if finite.size
+        else None
     )
+    h, w = img_a.shape[:2]
+    return {
+        "a": state.small_jpeg(img_a, long_side=VIEW_LONG_SIDE),
+        "b": state.small_jpeg(img_b, long_side=VIEW_LONG_SIDE),
+        "change": buf.getvalue(),
+        "stats": stats,
+        "aspect": w / h,
+    }
 
 
 def render() -> None:
@@ -51,37 +87,29 @@ def render() -> None:
     ref = next(p for p in photos if p.record.id == ref_id) if ref_id in ids else photos[0]
     pa = next(p for p in photos if p.record.id == a_id)
     pb = next(p for p in photos if p.record.id == b_id)
-    img_a, valid_a = _aligned(s, pa, ref)
-    img_b, valid_b = _aligned(s, pb, ref)
-    if img_a.shape != img_b.shape:
+    kind = st.radio("Change map", list(KINDS), format_func=lambda k: KINDS[k], horizontal=True)
+    views = _views(s, _key(pa, ref), _key(pb, ref), kind)
+    if views is None:
         st.error("These photos are not in one frame; align them on *Line up* first.")
         return
-    kind = st.radio("Change map", list(KINDS), format_func=lambda k: KINDS[k], horizontal=True)
-    valid = valid_a & valid_b
-    diff = change_map(img_a, img_b, kind=kind, valid=valid)
-    rgba = overlay_rgba(diff)
-    buf = io.BytesIO()
-    Image.fromarray(rgba, "RGBA").save(buf, format="PNG")
-    h, w = img_a.shape[:2]
     html = compare_html(
-        to_jpeg_bytes(img_a, quality=88),
-        to_jpeg_bytes(img_b, quality=88),
+        views["a"],
+        views["b"],
         before_label=f"before · {pa.session.on_date}",
         after_label=f"after · {pb.session.on_date}",
-        change_png=buf.getvalue(),
-        aspect=w / h,
+        change_png=views["change"],
+        aspect=views["aspect"],
     )
-    st.iframe(html, height=int(760 * h / w) + 60)
+    st.iframe(html, height=int(760 / views["aspect"]) + 60)
     col1, col2 = st.columns(2)
-    col1.image(img_a, caption=f"Before: {label[a_id]}")
-    col2.image(img_b, caption=f"After (aligned): {label[b_id]}")
-    finite = diff[np.isfinite(diff)]
-    if finite.size:
+    col1.image(views["a"], caption=f"Before: {label[a_id]}")
+    col2.image(views["b"], caption=f"After (aligned): {label[b_id]}")
+    if views["stats"] is not None:
+        med, p5, p95 = views["stats"]
         st.caption(
-            f"Change map ({KINDS[kind]}): median {np.median(finite):+.2f}, 5th–95th percentile "
-            f"{np.percentile(finite, 5):+.2f} to {np.percentile(finite, 95):+.2f}. Tick “change map” in the viewer to overlay it."
+            f"Change map ({KINDS[kind]}): median {med:+.2f}, 5th–95th percentile "
+            f"{p5:+.2f} to {p95:+.2f}. Tick “change map” in the viewer to overlay it."
         )
-
 
 if __name__ == "__main__":
     render()

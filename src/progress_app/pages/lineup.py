@@ -9,6 +9,7 @@ from streamlit_image_coordinates import streamlit_image_coordinates
 
 from progress import workflow
 from progress.errors import ProgressError
+from progress.loader import downscale
 from progress_app import state
 from progress_app.pages.common import analyse_with_progress, need_area, photo_label
 
@@ -31,14 +32,18 @@ def _manual(s, area_id: int, ref, photo) -> None:
     )
     key = f"pts_{area_id}_{photo.record.id}"
     pts = st.session_state.setdefault(key, {"ref": [], "mov": []})
-    ref_prev = state.preview_rgb(s, ref.record.id, ref.record.sha256)
-    mov_prev = state.preview_rgb(s, photo.record.id, photo.record.sha256)
-    c1, c2 = st.columns(2)
     width = 560
+    ref_prev = _click_view(s, ref.record.id, ref.record.sha256, 2 * width)
+    mov_prev = _click_view(s, photo.record.id, photo.record.sha256, 2 * width)
+    c1, c2 = st.columns(2)
     with c1:
         st.caption(f"Reference: {len(pts['ref'])} point(s)")
         v = streamlit_image_coordinates(
-            _marked(ref_prev, pts["ref"], ref.record.width), width=width, key=f"{key}_r"
+            _marked(ref_prev, pts["ref"], ref.record.width),
+            width=width,
+            key=f"{key}_r",
+            image_format="JPEG",
+            jpeg_quality=85,
         )
         if v and (v["x"], v["y"], "r") != st.session_state.get(f"{key}_last_r"):
             st.session_state[f"{key}_last_r"] = (v["x"], v["y"], "r")
@@ -48,7 +53,11 @@ def _manual(s, area_id: int, ref, photo) -> None:
     with c2:
         st.caption(f"This photo: {len(pts['mov'])} point(s)")
         v = streamlit_image_coordinates(
-            _marked(mov_prev, pts["mov"], photo.record.width), width=width, key=f"{key}_m"
+            _marked(mov_prev, pts["mov"], photo.record.width),
+            width=width,
+            key=f"{key}_m",
+            image_format="JPEG",
+            jpeg_quality=85,
         )
         if v and (v["x"], v["y"], "m") != st.session_state.get(f"{key}_last_m"):
             st.session_state[f"{key}_last_m"] = (v["x"], v["y"], "m")
@@ -78,6 +87,23 @@ def _manual(s, area_id: int, ref, photo) -> None:
     if b2.button("Clear points", key=f"{key}_clear"):
         st.session_state.pop(key)
         st.rerun()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _click_view(_s, photo_id: int, sha: str, width: int) -> np.ndarray:
+    """A preview of at most ``width`` px across for the point-clicking components."""
+    prev = state.preview_rgb(_s, photo_id, sha)
+    return downscale(prev, long_side=max(1, width * max(prev.shape[:2]) // prev.shape[1]))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _overlay_jpeg(
+    _s, photo_id: int, sha: str, ref_id: int, ref_sha: str, matrix: tuple, mode: str
+) -> bytes:
+    """The overlay of an aligned photo on the reference, as a JPEG for st.image."""
+    warped, valid = state.aligned_preview(_s, photo_id, sha, ref_id, ref_sha, matrix)
+    ref_prev = state.preview_rgb(_s, ref_id, ref_sha)
+    return state.small_jpeg(_overlay(ref_prev, warped, valid, mode), long_side=1400)
 
 
 def _marked(img: np.ndarray, points, full_width: int) -> np.ndarray:
@@ -146,12 +172,16 @@ def render() -> None:
         "Overlay", ["50 % blend", "edges of this photo on the reference"], horizontal=True
     )
     a = photo.result["alignment"]
-    warped, valid = state.aligned_preview(
-        s, pid, photo.record.sha256, ref_id, ref.record.sha256, tuple(np.ravel(a["matrix"]))
-    )
-    ref_prev = state.preview_rgb(s, ref_id, ref.record.sha256)
     st.image(
-        _overlay(ref_prev, warped, valid, mode),
+        _overlay_jpeg(
+            s,
+            pid,
+            photo.record.sha256,
+            ref_id,
+            ref.record.sha256,
+            tuple(np.ravel(a["matrix"])),
+            mode,
+        ),
         caption=f"{a['reason']} (confidence {a['confidence']:.2f})",
     )
     with st.expander("Align by hand (click matching points)", expanded=a["confidence"] < 0.5):

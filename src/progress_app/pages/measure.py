@@ -7,6 +7,7 @@ import streamlit as st
 from streamlit_image_coordinates import streamlit_image_coordinates
 
 from progress import workflow
+from progress.loader import downscale, to_jpeg_bytes
 from progress.pipeline import roi_mask
 from progress_app import state
 from progress_app.pages.common import analyse_with_progress, need_area
@@ -14,12 +15,24 @@ from progress_app.pages.common import analyse_with_progress, need_area
 ARROW = {"lower": "↓", "higher": "↑"}
 
 
+VIEW_WIDTH = 640
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _roi_view(
+    _store, ref_id: int, sha: str, full_width: int, box: tuple[int, int, int, int] | None
+) -> np.ndarray:
+    """The reference preview with the measured region tinted, VIEW_WIDTH px wide."""
+    prev = state.preview_rgb(_store, ref_id, sha)
+    f = prev.shape[1] / full_width
+    mask = roi_mask(prev, box=None if box is None else tuple(v * f for v in box))
+    return downscale(_tint(prev, mask), long_side=VIEW_WIDTH * max(prev.shape[:2]) // prev.shape[1])
+
+
 def _roi(s, area_id: int) -> None:
     ref_id = workflow.reference_id(s, area_id)
     rec = s.photo(ref_id)
     box = workflow.area_box(s, area_id)
-    prev = state.preview_rgb(s, ref_id, rec.sha256)
-    f = prev.shape[1] / rec.width
     choice = st.radio(
         "Region of interest",
         ["Automatic skin mask", "A box I draw"],
@@ -30,18 +43,24 @@ def _roi(s, area_id: int) -> None:
         if box is not None:
             workflow.set_area_box(s, area_id, None)
             st.rerun()
-        mask = roi_mask(prev)
         st.image(
-            _tint(prev, mask),
+            to_jpeg_bytes(_roi_view(s, ref_id, rec.sha256, rec.width, None), quality=88),
             caption="Measured region (tinted): the skin found automatically on the reference photo, applied to every session.",
-            width=640,
+            width=VIEW_WIDTH,
         )
         return
     st.caption(
         "Drag a rectangle on the reference photo; it is applied to every session of this area."
     )
-    shown = _tint(prev, roi_mask(prev, box=None if box is None else tuple(v * f for v in box)))
-    v = streamlit_image_coordinates(shown, width=640, click_and_drag=True, key=f"box_{area_id}")
+    shown = _roi_view(s, ref_id, rec.sha256, rec.width, box)
+    v = streamlit_image_coordinates(
+        shown,
+        width=VIEW_WIDTH,
+        click_and_drag=True,
+        key=f"box_{area_id}",
+        image_format="JPEG",
+        jpeg_quality=88,
+    )
     if v and v.get("x1") is not None and v["x1"] != v["x2"] and v["y1"] != v["y2"]:
         k = rec.width / v["width"]
         new = (
@@ -59,9 +78,9 @@ def _roi(s, area_id: int) -> None:
 
 
 def _tint(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    out = img.astype(np.float32)
-    out[mask] = out[mask] * 0.65 + np.array([40, 160, 255]) * 0.35
-    return out.astype(np.uint8)
+    out = img.copy()
+    out[mask] = (img[mask] * 0.65 + np.array([40, 160, 255]) * 0.35).astype(np.uint8)
+    return out
 
 
 def _fmt(v: float, unit: str) -> str:
