@@ -9,7 +9,8 @@ records below show whether anything *tried*. Prints one JSON object on stdout:
   server process (a socket guard installed before Streamlit starts; its first entry is
   its own self-check, a connect to 192.0.2.1, TEST-NET-1);
 * ``requests``: every URL the browser requested that is not the app's own origin;
-* ``pages``: the title shown on each page; ``server_errors``: tracebacks in the log.
+* ``pages``: the title shown on each page; ``page_exceptions``: pages showing an
+  exception; ``server_errors``: tracebacks in the server log.
 
 Usage: ``python offline_probe.py WORK_DIR`` (the data folder and logs go there).
 """
@@ -33,6 +34,11 @@ PAGES = {
     "compare": "Compare",
     "reports": "Reports",
 }
+# The app element's run state, as Streamlit's own end-to-end tests read it.
+DONE = (
+    "document.querySelector('[data-test-script-state]')"
+    "?.getAttribute('data-test-script-state') === 'notRunning'"
+)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -178,6 +184,7 @@ def main(work: Path) -> dict:
     origin = f"127.0.0.1:{port}"
     foreign: list[str] = []
     pages: dict[str, str] = {}
+    exceptions: list[str] = []
     timings: dict[str, float] = {"start": time.monotonic()}
     try:
         _wait_for_port(port, server)
@@ -204,12 +211,12 @@ def main(work: Path) -> dict:
                     page.locator('[data-testid="stSidebarNav"] a', has_text=title).click()
                 page.locator("h1", has_text=title).first.wait_for(timeout=90_000)
                 # Let the script run finish (analysis, charts) before leaving the page.
-                page.wait_for_function(
-                    "!document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                    timeout=90_000,
-                )
-                page.wait_for_timeout(100)
+                page.wait_for_function(DONE, timeout=90_000)
+                page.wait_for_timeout(200)
+                page.wait_for_function(DONE, timeout=90_000)
                 pages[path or "/"] = page.locator("h1").first.inner_text()
+                if page.locator('[data-testid="stException"]').count():
+                    exceptions.append(path or "/")
                 timings[path or "/"] = round(time.monotonic() - t0, 2)
             context.close()
             browser.close()
@@ -227,6 +234,7 @@ def main(work: Path) -> dict:
         "requests": foreign,
         "pages": pages,
         "seconds": timings,
+        "page_exceptions": exceptions,
         "server_errors": [line for line in text.splitlines() if "Traceback" in line],
         "photos_in_data": sorted(
             p.name for p in (work / "data" / "photos").rglob("*.jpg") if p.is_file()

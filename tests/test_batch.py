@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from progress.batch import discover
+from progress.batch import _json_row, discover
 from progress.metrics import METRICS
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_images"
@@ -30,13 +29,11 @@ BAD = "broken.jpg"
 
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONWARNINGS="error::RuntimeWarning")
     return subprocess.run(
         [sys.executable, "-m", "progress", *args],
         capture_output=True,
         text=True,
         cwd=cwd,
-        env=env,
         timeout=300,
     )
 
@@ -44,6 +41,10 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def _rows(path: Path) -> list[dict]:
     with path.open(newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
+
+
+def _no_constants(name: str):
+    raise ValueError(f"{name} is not valid JSON")
 
 
 @pytest.fixture(scope="module")
@@ -108,12 +109,16 @@ def test_second_run_adds_nothing_and_writes_json(batch):
     assert second.returncode == 0, second.stderr
     assert out.read_text("utf-8") == before  # resumable: nothing analysed twice
     assert "0 photo(s) analysed" in second.stderr
-    data = json.loads(json_out.read_text("utf-8"))
+    data = json.loads(json_out.read_text("utf-8"), parse_constant=_no_constants)
     photos = data["photos"]
     assert len(photos) == 3
-    assert {p["file"] for p in photos} == {r["file"] for r in _rows(out)}
+    by_file = {r["file"]: r for r in _rows(out)}
+    assert {p["file"] for p in photos} == set(by_file)
     for p in photos:
-        assert set(METRICS) <= set(p)
+        for m in METRICS:  # numbers, equal to the CSV's
+            assert isinstance(p[m], float)
+            assert p[m] == float(by_file[p["file"]][m])
+        assert p["is_reference"] in (0, 1)
 
 
 def test_missing_folder_is_a_clear_error(tmp_path):
@@ -141,4 +146,17 @@ def test_discover_groups_by_client_and_area(tmp_path):
         ("c1", "a1"): ["x.jpg", "y.png"],
         ("c1", "a2"): ["z.jpg"],
         ("c2", "default"): ["w.jpg"],
+    }
+
+
+def test_json_rows_carry_numbers_and_null():
+    row = {"file": "a/b/c.jpg", "is_reference": "0", "alignment_confidence": "", "lab_a": "nan"}
+    row |= {"sigma_l": "4.25", "quality_warnings": "1.5"}
+    assert _json_row(row) == {
+        "file": "a/b/c.jpg",
+        "is_reference": 0,
+        "alignment_confidence": None,
+        "lab_a": None,  # a failed metric: null, never the invalid NaN
+        "sigma_l": 4.25,
+        "quality_warnings": "1.5",  # text columns stay text
     }

@@ -196,7 +196,7 @@ def test_export_button_gives_the_record_and_delete_leaves_no_trace(data_dir, mon
     assert NAME not in shown and "Zoë" not in shown and OTHER in shown
     assert at.selectbox(key="_client_pick").value == other_id
     assert [h.value for h in at.header] == [OTHER]
-    for page in ("lineup", "measure", "timeline", "compare", "reports"):
+    for page in ("timeline", "reports"):
         at.switch_page(f"src/progress_app/pages/{page}.py").run()
         assert NAME not in shown_text(at), page
 

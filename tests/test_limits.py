@@ -151,3 +151,34 @@ def test_metric_table_reports_changes_beyond_the_limit_only(card):
         assert r.verdict == expected[r.name], (r.name, r.change, r.limit)
         assert timeline.change_label(r.change, r.limit, r.better) == expected[r.name]
     assert {r.verdict for r in rows} == {"improved", "worse", "no measurable change"}
+
+
+def test_known_change_of_the_sample_series_is_reported_and_no_change_is_not(tmp_path):
+    # The sample series is rendered with known trends (sample_images/truth.json): by the
+    # follow-up (day 180) redness, erythema, fine lines and spots are down by far more than
+    # the shipped limits, and b* has no trend at all.
+    truth_path = SAMPLE.with_name("truth.json")
+    if not truth_path.exists():
+        pytest.skip("sample_images/ is missing: run `python -m progress.samples`")
+    truth = json.loads(truth_path.read_text("utf-8"))
+    st = Store(data_dir=tmp_path)
+    area = st.add_area(st.add_client("Sample").id, "Left cheek")
+    x0, y0, x1, y1 = truth["landmarks"]["grey_patch"]
+    card = [int(x0) + 12, int(y0) + 12, int(x1) - 12, int(y1) - 12]
+    st.set_area_settings(area.id, {"card_box": card, "scale_px_per_mm": truth["px_per_mm"]})
+    for d in truth["treatment_dates"]:
+        st.add_treatment(area.id, date.fromisoformat(d[:10]))
+    for name in (SAMPLE.name, "2026-08-30_session-07_follow-up.jpg"):
+        session = st.session_for_date(area.id, date.fromisoformat(name[:10]))
+        st.add_photo(session.id, (SAMPLE.parent / name).read_bytes(), name=name)
+    assert workflow.analyse_area(st, area.id) == 2
+
+    limits, source = workflow.limits_for(st, area.id)
+    assert limits == shipped("metrics_with_card") and "default" in source
+    rows = {r.name: r for r in workflow.metric_table(workflow.area_photos(st, area.id), limits)}
+
+    for name in ("lab_a", "erythema_index", "fine_line_density", "spot_area_fraction"):
+        assert truth["expected_direction"][name] == "down"
+        assert rows[name].verdict == "improved", (name, rows[name].change, rows[name].limit)
+    assert "lab_b" not in truth["expected_direction"]  # no b* trend in the generator
+    assert rows["lab_b"].verdict == "no measurable change", (rows["lab_b"].change, limits["lab_b"])

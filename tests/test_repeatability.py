@@ -512,3 +512,27 @@ def test_cli_writes_limits(tmp_path, monkeypatch, capsys):
     assert data["settings"]["n"] == 4 and data["settings"]["images"] == ["a.png"]
     assert data["metrics"]["lab_l"]["n"] == 4 and data["metrics"]["lab_l"]["limit"] > 0
     assert "lab_l" in capsys.readouterr().out
+
+
+def test_cli_pipeline_path_scales_boxes(tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    png = tmp_path / "t.png"
+    Image.fromarray(_textured()).save(png)
+    seen = {}
+
+    def spy(rgb, **kwargs):
+        seen.update(kwargs, shape=rgb.shape)
+        return {"lab_l": Repeatability("lab_l", 60.0, 0.1, 0.17, 0.277, 2)}
+
+    monkeypatch.setattr(rp, "study_pipeline", spy)
+    out = tmp_path / "limits.json"
+    args = [str(png), "--n", "2", "--long-side", "80", "--box", "64,10,150,150"]
+    assert rp.main([*args, "--card-box", "16,16,54,54", "--scale", "10", "--out", str(out)]) == 0
+    # the photo was halved (160 -> 80 px), so were its boxes and its scale
+    assert seen["shape"] == (80, 80, 3)
+    assert seen["box"] == (32, 5, 75, 75) and seen["card_box"] == (8, 8, 27, 27)
+    assert seen["scale_px_per_mm"] == 5.0
+    data = json.loads(out.read_text())
+    assert data["metrics"]["lab_l"]["limit"] == pytest.approx(1.96 * math.sqrt(2) * 0.1)
+    assert data["settings"]["command"].startswith("python -m progress.repeatability ")

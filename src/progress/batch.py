@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import sys
 from collections.abc import Iterable
@@ -174,9 +175,30 @@ def run(
         print("", file=stream)
     if json_out is not None:
         with out.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-        json_out.write_text(json.dumps({"photos": rows}, indent=1, ensure_ascii=False), "utf-8")
+            rows = [_json_row(r) for r in csv.DictReader(fh)]
+        text = json.dumps({"photos": rows}, indent=1, ensure_ascii=False, allow_nan=False)
+        json_out.write_text(text, "utf-8")
     return count
+
+
+_NUMBER_COLUMNS = {"alignment_confidence", "alignment_residual_px"}
+
+
+def _json_row(row: dict[str, str]) -> dict[str, object]:
+    """A CSV row with numbers as JSON numbers (an empty or NaN value becomes null)."""
+    out: dict[str, object] = {}
+    for key, value in row.items():
+        if key in METRICS or key in _NUMBER_COLUMNS:
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = math.nan
+            out[key] = number if math.isfinite(number) else None
+        elif key == "is_reference" and value in ("0", "1"):
+            out[key] = int(value)
+        else:
+            out[key] = value
+    return out
 
 
 def _execute(jobs: list[Job], workers: int) -> Iterable[dict[str, object]]:

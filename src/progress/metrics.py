@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
 
+import cv2
 import numpy as np
 
 from progress import colour, glcm, texture
@@ -169,12 +170,21 @@ class Prepared:
         return self.lab[self.mask]
 
     @cached_property
+    def _lab_moments(self) -> tuple[np.ndarray, np.ndarray]:
+        # One pass of OpenCV (sums in float64) instead of gathering the region's pixels
+        # and two NumPy reductions over a length-3 axis (~30× slower on 1.7 MP).
+        mean, std = cv2.meanStdDev(self.lab, mask=self.mask.view(np.uint8))
+        return mean.ravel(), std.ravel()
+
+    @cached_property
     def lab_mean(self) -> np.ndarray:
-        return self.lab_in.mean(axis=0, dtype=np.float64)
+        """Mean (L*, a*, b*) over the region, float64."""
+        return self._lab_moments[0]
 
     @cached_property
     def lab_std(self) -> np.ndarray:
-        return self.lab_in.std(axis=0, dtype=np.float64)
+        """Population standard deviation of (L*, a*, b*) over the region, float64."""
+        return self._lab_moments[1]
 
     @cached_property
     def glcm(self) -> glcm.GlcmFeatures:
@@ -242,7 +252,34 @@ def measure(
     """
     names = list(METRICS) if metrics is None else list(metrics)
     chosen = [METRICS[n] for n in names]
-    prepared = prepare(rgb, mask=mask, scale_px_per_mm=scale_px_per_mm)
+    return _measure(prepare(rgb, mask=mask, scale_px_per_mm=scale_px_per_mm), chosen)
+
+
+def measure_grid(grid: Grid, *, metrics: list[str] | None = None) -> dict[str, float]:
+    """Measure every registered metric of a region already on the analysis grid.
+
+    Parameters
+    ----------
+    grid : Grid
+        From :func:`progress.grid.to_grid` or :func:`progress.grid.warp_to_grid`.
+    metrics : list of str, optional
+        Names of the metrics to compute (default: all of :data:`METRICS`).
+
+    Returns
+    -------
+    dict of str to float
+        As :func:`measure` (NaN for a metric that fails).
+
+    Raises
+    ------
+    LookupError
+        If a requested metric name is unknown.
+    """
+    names = list(METRICS) if metrics is None else list(metrics)
+    return _measure(Prepared(grid), [METRICS[n] for n in names])
+
+
+def _measure(prepared: Prepared, chosen: list[Metric]) -> dict[str, float]:
     values: dict[str, float] = {}
     with np.errstate(all="ignore"):
         for item in chosen:

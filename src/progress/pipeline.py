@@ -6,17 +6,18 @@ is measured the same way wherever it is measured.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
 
 from progress import colour
-from progress.align import Alignment, align
+from progress.align import Alignment, align, warp
 from progress.errors import ColourError
-from progress.metrics import measure
+from progress.grid import Grid, grid_region, to_grid, warp_to_grid
+from progress.metrics import measure_grid
 from progress.normalise import normalise_colour
-from progress.quality import QualityCheck, QualityReport, check_quality
+from progress.quality import QualityCheck, QualityReport, check_quality, quality_baseline
 from progress.skin import skin_mask
 
 Box = tuple[int, int, int, int]
@@ -39,6 +40,12 @@ class Reference:
         L* of the card in the reference photo (the common target).
     scale_px_per_mm : float, optional
         Scale of the reference frame, if known (e.g. from a ruler).
+
+    Notes
+    -----
+    What every analysis against this reference needs from it (its quality figures, its
+    region on the analysis grid) is computed on first use and kept with the reference:
+    treat ``rgb`` and ``roi`` as read-only once the reference is in use.
     """
 
     rgb: np.ndarray
@@ -46,6 +53,13 @@ class Reference:
     card_box: Box | None = None
     card_lightness: float | None = None
     scale_px_per_mm: float | None = None
+    _derived: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def _once(self, key: str, make):
+        """A value derived from the reference, computed on first use."""
+        if key not in self._derived:
+            self._derived[key] = make()
+        return self._derived[key]
 
     @classmethod
     def from_photo(
@@ -117,22 +131,39 @@ def roi_mask(rgb: np.ndarray, *, box: Box | None = None) -> np.ndarray:
 
 
 def _normalise(
-    rgb: np.ndarray, reference: Reference, valid: np.ndarray | None
-) -> tuple[np.ndarray, dict, QualityCheck | None]:
-    """White-balance a photo (in the reference frame) on the reference's grey card."""
+    grid: Grid, rgb: np.ndarray, matrix: np.ndarray | None, reference: Reference
+) -> tuple[Grid, dict, QualityCheck | None]:
+    """White-balance a photo's grid on the reference's grey card.
+
+    The card is read from the photo at full resolution, at its place in the reference
+    frame (``matrix``: photo → reference frame; None for the reference itself), and the
+    correction is applied to the grid.
+    """
     if reference.card_box is None:
-        return rgb, {"method": "none"}, None
-    card = roi_mask(rgb, box=reference.card_box)
-    if valid is not None:
-        card &= valid
+        return grid, {"method": "none"}, None
+    h, w = reference.rgb.shape[:2]
+    x0, y0, x1, y1 = (int(round(v)) for v in reference.card_box)
+    x0, x1 = sorted((max(0, min(w, x0)), max(0, min(w, x1))))
+    y0, y1 = sorted((max(0, min(h, y0)), max(0, min(h, y1))))
     try:
-        out, corr = normalise_colour(
-            rgb, reference_region=card, reference="grey", target_lightness=reference.card_lightness
+        if x1 <= x0 or y1 <= y0:
+            raise ColourError("The grey-card box lies outside the reference photo.")
+        if matrix is None:
+            card, valid = rgb[y0:y1, x0:x1], None
+        else:
+            to_box = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0], [0.0, 0.0, 1.0]])
+            card, valid = warp(rgb, to_box @ np.asarray(matrix, float), (y1 - y0, x1 - x0))
+        region = np.ones(card.shape[:2], bool) if valid is None else valid
+        _, corr = normalise_colour(
+            card,
+            reference_region=region,
+            reference="grey",
+            target_lightness=reference.card_lightness,
         )
     except ColourError as exc:
         msg = f"Colour not normalised: {exc} Tone values may differ from other sessions."
         return (
-            rgb,
+            grid,
             {"method": "none", "reason": str(exc)},
             QualityCheck("colour_card", "warn", float("nan"), msg),
         )
@@ -141,7 +172,7 @@ def _normalise(
         "residual_de": float(corr.residual_de),
         "gains": np.diag(corr.matrix).tolist(),
     }
-    return out, info, None
+    return replace(grid, rgb=corr.apply(grid.rgb)), info, None
 
 
 def _with(quality: QualityReport, extra: QualityCheck | None) -> QualityReport:
@@ -181,7 +212,9 @@ def analyse(
     -----
     With a reference, the photo is aligned to it and measured on the warped photo inside
     the reference's region ∩ the pixels the warp covers, so every session is measured on
-    the same skin. With a grey card, the warped photo is white-balanced on the card's
+    the same skin. The photo is resampled once, straight onto the analysis grid of the
+    reference's region (:func:`progress.grid.warp_to_grid`: area shrink, then Lanczos
+    interpolation, which keeps fine texture). With a grey card, the photo is white-balanced on the card's
     place in the reference frame and brought to the reference card's lightness (von Kries
     gains, :func:`progress.normalise_colour`), which removes changes of light and white
     balance but keeps the skin's own redness. A failed alignment (low confidence) still
@@ -190,14 +223,19 @@ def analyse(
     if reference is None:
         ref = Reference.from_photo(rgb, box=box, card_box=card_box, scale_px_per_mm=scale_px_per_mm)
         quality = check_quality(rgb)
-        image, info, extra = _normalise(rgb, ref, None)
-        values = measure(image, mask=ref.roi, scale_px_per_mm=ref.scale_px_per_mm)
+        grid = to_grid(rgb, ref.roi, scale_px_per_mm=ref.scale_px_per_mm)
+        grid, info, extra = _normalise(grid, rgb, None, ref)
         roi = "box" if box is not None else "skin"
-        return Analysis(values, _with(quality, extra), None, roi, info)
+        return Analysis(measure_grid(grid), _with(quality, extra), None, roi, info)
     if alignment is None:
         alignment = align(reference.rgb, rgb)
-    quality = check_quality(rgb, baseline=reference.rgb)
-    image, info, extra = _normalise(alignment.warped, reference, alignment.valid)
-    region = reference.roi & alignment.valid
-    values = measure(image, mask=region, scale_px_per_mm=reference.scale_px_per_mm)
-    return Analysis(values, _with(quality, extra), alignment, "reference region", info)
+    quality = check_quality(
+        rgb, baseline=reference._once("quality", lambda: quality_baseline(reference.rgb))
+    )
+    region = reference._once(
+        "grid", lambda: grid_region(reference.roi, scale_px_per_mm=reference.scale_px_per_mm)
+    )
+    # One resampling from the photo onto the analysis grid (no full-resolution warp).
+    grid = warp_to_grid(rgb, alignment.matrix, region)
+    grid, info, extra = _normalise(grid, rgb, alignment.matrix, reference)
+    return Analysis(measure_grid(grid), _with(quality, extra), alignment, "reference region", info)

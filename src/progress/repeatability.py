@@ -4,13 +4,16 @@ A phone photo is never taken twice the same way: the hand turns a little, the di
 the light change, the camera blurs, compresses and adds noise. A metric that moves by less
 than this capture noise has not measurably changed. This module
 
-* simulates re-captures of one photo (:func:`recapture`, with a :class:`Jitter`), aligns
-  them back, measures them and reports the within-subject spread per metric
-  (:func:`study` → :class:`Repeatability`);
+* simulates re-captures of one photo (:func:`recapture`, with a :class:`Jitter`),
+  measures them exactly as the product does (:func:`study_pipeline`: alignment, grey-card
+  white balance, every metric) or with a custom measure (:func:`study`), and reports the
+  within-subject spread per metric (:class:`Repeatability`, with the 95 % interval of
+  the SD, :func:`sd_interval`);
 * pools a client's own replicate photos (:func:`within_subject_sd`,
   :func:`client_limits`);
-* holds the default limits (:data:`DEFAULT_LIMITS`, from ``data/repeatability.json``)
-  and the rule :func:`is_measurable`.
+* holds the default limits, measured by :func:`run_standard` (:data:`DEFAULT_LIMITS`
+  without a grey card, :data:`CARD_LIMITS` with one, from ``data/repeatability.json``;
+  see ``docs/repeatability.md``) and the rule :func:`is_measurable`.
 
 The limit is the repeatability coefficient of Bland & Altman: two measurements of an
 unchanged subject differ by less than :math:`1.96\\sqrt{2}\\,s_w \\approx 2.77\\,s_w` in
@@ -18,8 +21,14 @@ unchanged subject differ by less than :math:`1.96\\sqrt{2}\\,s_w \\approx 2.77\\
 
 Command line::
 
-    python -m progress.repeatability IMAGE... [--n 20] [--seed 0] [--no-align]
-                                     [--out src/progress/data/repeatability.json]
+    python -m progress.repeatability IMAGE... [--n 20] [--seed 0] [--box X0,Y0,X1,Y1]
+                                     [--card-box X0,Y0,X1,Y1] [--scale PX_PER_MM]
+                                     [--no-align] [--out FILE]
+
+    # the shipped defaults:
+    python -m progress.repeatability --standard \\
+        sample_images/2026-03-02_session-01_baseline.jpg --n 30 --seed 0 \\
+        --out src/progress/data/repeatability.json
 
 References
 ----------

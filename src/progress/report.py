@@ -55,7 +55,7 @@ __all__ = [
     "report_meta",
 ]
 
-VERDICTS = ("improved", "worse", "no measurable change")
+VERDICTS = ("improved", "worse", "no measurable change", "not measured")
 """The verdicts a :class:`MetricRow` may carry."""
 
 PDF_TITLE = "Skin treatment progress report"
@@ -101,6 +101,7 @@ _VERDICT_STYLE = {
     "improved": ((21, 101, 52), (220, 243, 226)),
     "worse": ((153, 27, 27), (252, 226, 226)),
     "no measurable change": ((70, 70, 70), (240, 240, 240)),
+    "not measured": ((120, 120, 120), (255, 255, 255)),
 }
 _FITZPATRICK = {1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}
 
@@ -123,7 +124,7 @@ class MetricRow:
     baseline, latest, change, limit : float
         Value at baseline, latest value, ``latest - baseline``, and the repeatability
         limit (smallest change that is larger than the capture noise).
-    verdict : {"improved", "worse", "no measurable change"}
+    verdict : {"improved", "worse", "no measurable change", "not measured"}
     """
 
     name: str

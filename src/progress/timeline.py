@@ -790,6 +790,12 @@ def assess(
     return flags
 
 
+def _label(name: str) -> str:
+    """The metric's label from the registry (its key when it is not registered)."""
+    item = _registered(name)
+    return str(getattr(item, "label", name))
+
+
 def _metric_flag(
     obs: Observation,
     name: str,
@@ -802,6 +808,7 @@ def _metric_flag(
     resolve: float,
 ) -> Flag:
     change = f"{delta:+.3g} against a limit of {_fmt(limit)}"
+    shown = _label(name)
     if (
         name in _REDNESS_FLAG_METRICS
         and since is not None
@@ -814,7 +821,7 @@ def _metric_flag(
             "persistent_redness",
             "alert",
             name,
-            f"Redness ({name}) is still above baseline ({change}) {_days(since)} days "
+            f"Redness ({shown}) is still above baseline ({change}) {_days(since)} days "
             f"after the last session, when it usually settles within {resolve:.0f} "
             "days; check for irritation or infection.",
         )
@@ -835,7 +842,7 @@ def _metric_flag(
             "pigmentation_rising",
             severity,
             name,
-            f"Pigmentation is rising ({name} {change}); {tone}.",
+            f"Pigmentation is rising ({shown} {change}); {tone}.",
         )
     label = change_label(delta, limit, better)  # type: ignore[arg-type]
     if label == "worse":
@@ -845,7 +852,7 @@ def _metric_flag(
             "off_track",
             "warn",
             name,
-            f"{name} has become worse than baseline ({change}) outside the inflammation window.",
+            f"{shown} has become worse than baseline ({change}) outside the inflammation window.",
         )
     if label == "improved":
         return Flag(
@@ -854,7 +861,7 @@ def _metric_flag(
             "improved",
             "info",
             name,
-            f"{name} has improved beyond the measurement noise ({change}).",
+            f"{shown} has improved beyond the measurement noise ({change}).",
         )
     return Flag(
         obs.photo_id,
@@ -862,5 +869,5 @@ def _metric_flag(
         "no_measurable_change",
         "info",
         name,
-        f"{name} has not changed by more than the measurement noise ({change}).",
+        f"{shown} has not changed by more than the measurement noise ({change}).",
     )

@@ -356,7 +356,7 @@ def metric_table(
         b = base.metrics.get(m.name, float("nan"))
         v = last.metrics.get(m.name, float("nan"))
         delta = v - b
-        lim = float(limits.get(m.name, float("nan")))
+        lim = float(limits.get(m.name, repeatability.DEFAULT_LIMITS.get(m.name, float("nan"))))
         rows.append(
             TableRow(
                 m.name,
@@ -394,6 +394,16 @@ def flags(store: Store, area_id: int, photos: Sequence[AreaPhoto], limits: dict[
     )
 
 
+_ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6}
+
+
+def _skin_type(value: object) -> int | None:
+    """A Fitzpatrick type as 1–6 from an int or a Roman numeral; None if unknown."""
+    if isinstance(value, int) and 1 <= value <= 6:
+        return value
+    return _ROMAN.get(str(value).strip().upper()) if value is not None else None
+
+
 def seed_samples(store: Store, folder: Path) -> int | None:
     """Load the bundled sample series into an empty store; return the client id.
 
@@ -407,7 +417,7 @@ def seed_samples(store: Store, folder: Path) -> int | None:
     truth = json.loads(truth_path.read_text("utf-8"))
     client = store.add_client(
         truth.get("client", "Sample client"),
-        skin_type=truth.get("skin_type"),
+        skin_type=_skin_type(truth.get("skin_type", truth.get("fitzpatrick_skin_type"))),
         notes="Generated sample series (python -m progress.samples)",
     )
     area = store.add_area(client.id, truth.get("area", "Sample area"))

@@ -13,13 +13,18 @@ import html
 _TEMPLATE = """
 <style>
   .sp-wrap {{ font-family: sans-serif; font-size: 14px; color: #222; }}
-  .sp-bar {{ display:flex; gap:12px; align-items:center; margin-bottom:6px; flex-wrap:wrap; }}
+  .sp-bar {{ display:flex; gap:12px; align-items:center; min-height:32px; margin-bottom:6px;
+             flex-wrap:wrap; }}
+  html, body {{ margin:0; }}
+  /* The stage keeps the photos' aspect ratio and fits the frame both ways: as wide as
+     the frame allows, but never taller than the frame minus the control bar. */
   .sp-stage {{ position:relative; overflow:hidden; background:#111; border-radius:6px;
-              width:100%; aspect-ratio:{ratio}; cursor:grab; user-select:none; }}
+              width:min(100%, calc((100vh - 44px) * {ratio})); aspect-ratio:{ratio};
+              margin:0 auto; cursor:grab; user-select:none; }}
   .sp-stage img {{ position:absolute; left:0; top:0; width:100%; height:100%;
                    transform-origin:0 0; pointer-events:none; }}
   .sp-pair {{ display:none; gap:6px; }}
-  .sp-pair .sp-stage {{ flex:1; }}
+  .sp-pair .sp-stage {{ flex:1; width:auto; margin:0; }}
   .sp-label {{ position:absolute; top:6px; padding:2px 8px; background:rgba(0,0,0,.55);
                color:#fff; border-radius:4px; z-index:3; font-size:12px; }}
   .sp-divider {{ position:absolute; top:0; bottom:0; width:2px; background:#fff; z-index:2;

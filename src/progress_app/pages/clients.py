@@ -71,7 +71,11 @@ def _treatments(s, area_id: int) -> None:
     if ts:
         st.dataframe(
             [
-                {"date": t.on_date.isoformat(), "needle depth (mm)": t.depth_mm, "notes": t.notes}
+                {
+                    "date": t.on_date.isoformat(),
+                    "needle depth (mm)": "—" if t.depth_mm is None else f"{t.depth_mm:g}",
+                    "notes": t.notes,
+                }
                 for t in ts
             ],
             hide_index=True,

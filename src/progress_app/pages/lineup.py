@@ -152,7 +152,7 @@ def render() -> None:
                 "method": "reference" if p.record.id == ref_id else (a or {}).get("method", "—"),
                 "check": "reference"
                 if p.record.id == ref_id
-                else ("✅ aligned" if a and a["confidence"] >= 0.5 else "⚠️ check by hand"),
+                else ("aligned" if a and a["confidence"] >= 0.5 else "check by hand"),
                 "reason": "" if a is None else a["reason"],
             }
         )

@@ -128,6 +128,10 @@ def render() -> None:
         hide_index=True,
         width="stretch",
         height=35 * (len(rows) + 1) + 3,
+        column_config={
+            "metric": st.column_config.TextColumn(width="large"),
+            "verdict": st.column_config.TextColumn(width="medium"),
+        },
     )
     st.caption(
         source

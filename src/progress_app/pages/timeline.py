@@ -11,7 +11,13 @@ from progress_app import state
 from progress_app.charts import timeline_figure
 from progress_app.pages.common import analyse_with_progress, need_area, photo_label
 
-SEVERITY_ICON = {"alert": "🔴", "warn": "🟠", "info": "🔵"}
+# Material icons ship with Streamlit: unlike emoji they need no colour-emoji font on the
+# viewing machine (headless Chromium on Debian showed empty boxes for 🔴 🟠 🔵).
+SEVERITY_ICON = {
+    "alert": ":red[:material/error:]",
+    "warn": ":orange[:material/warning:]",
+    "info": ":blue[:material/info:]",
+}
 
 
 def render() -> None:
