@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from skimage import data
 
-from progress.align import align
+from progress.registration import align
 
 W, H = 4000, 3000
 

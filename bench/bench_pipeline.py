@@ -38,11 +38,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, max_rss_mib, timed  # noqa: E402
 from _photos import photo_files  # noqa: E402
 
-from progress.align import align  # noqa: E402
 from progress.loader import load_image  # noqa: E402
 from progress.metrics import measure  # noqa: E402
 from progress.pipeline import Reference, analyse  # noqa: E402
 from progress.quality import check_quality  # noqa: E402
+from progress.registration import align  # noqa: E402
 
 REDUCE_TO = 2000
 HAS_REDUCE = "reduce_to" in inspect.signature(load_image).parameters

@@ -1,4 +1,4 @@
-"""Tests of progress.align against transforms known by construction.
+"""Tests of progress.registration against transforms known by construction.
 
 Every automatic case warps a real photo (scikit-image's astronaut) with a transform chosen
 here, so the true moving→reference map is known; the error is measured on a grid of
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-from progress.align import CONFIDENCE_OK, Alignment, align, align_from_points, warp
 from progress.errors import AlignmentError
+from progress.registration import CONFIDENCE_OK, Alignment, align, align_from_points, warp
 
 N = 1024
 
@@ -253,7 +253,7 @@ def test_two_different_skin_patches_do_not_align():
 
 def test_intensity_only_path_when_features_fail(astro, monkeypatch):
     """With the feature start disabled, ECC from the identity still finds a small motion."""
-    import progress.align as module
+    import progress.registration as module
 
     monkeypatch.setattr(module, "_MIN_INLIERS", 10**9)
     t = similarity(0.5, 1.01, (5.0, -3.0), ((N - 1) / 2, (N - 1) / 2))

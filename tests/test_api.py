@@ -53,19 +53,14 @@ def test_required_name_is_public(name):
     assert getattr(progress, name) is not None
 
 
-@pytest.mark.parametrize("name", [f for f in FUNCTIONS if f != "align"])
+@pytest.mark.parametrize("name", FUNCTIONS)
 def test_functions_are_functions(name):
-    # ``align`` shares its name with the module progress.align: see the test below.
     assert inspect.isfunction(getattr(progress, name))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: once any module imports progress.align (pipeline, workflow, batch ...), "
-    "the import system binds the *module* progress.align over the lazy function, so "
-    "progress.align(ref, moving) raises 'module object is not callable'",
+@pytest.mark.parametrize(
+    "first", ["progress.pipeline", "progress.registration", "progress.workflow", "progress.batch"]
 )
-@pytest.mark.parametrize("first", ["progress.pipeline", "progress.align"])
 def test_align_is_the_function_after_other_imports(first):
     # In a fresh interpreter, so that the order of imports is known.
     code = (
@@ -117,8 +112,8 @@ def test_modules_are_exported_as_modules(name):
         ("ImageError", "progress.errors"),
         ("check_quality", "progress.quality"),
         ("QualityReport", "progress.quality"),
-        ("Alignment", "progress.align"),
-        ("align_from_points", "progress.align"),
+        ("Alignment", "progress.registration"),
+        ("align_from_points", "progress.registration"),
         ("skin_mask", "progress.skin"),
         ("measure", "progress.metrics"),
         ("METRICS", "progress.metrics"),

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 from skimage.color import rgb2lab
 
-from progress.align import align_from_points
 from progress.loader import load_image
 from progress.metrics import METRICS
 from progress.pipeline import Analysis, Reference, analyse, roi_mask
 from progress.quality import QualityReport
+from progress.registration import align_from_points
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_images"
 

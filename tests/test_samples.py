@@ -99,13 +99,15 @@ def test_committed_folder_holds_exactly_the_truth_files(committed):
 
 
 def test_committed_pixels_equal_fresh_pixels(fresh, committed):
-    # Identical here; the tolerance only absorbs another libjpeg build's rounding.
+    # Another CPU's float rounding or libjpeg build moves a handful of pixels by a few
+    # levels (seen: at most 4 levels on 3 of 1.9 million pixels); a changed generator moves many.
     for photo in committed[1]["photos"]:
         a = _rgb(committed[0] / photo["file"]) * 255.0
         b = _rgb(fresh[0] / photo["file"]) * 255.0
         diff = np.abs(a - b)
         assert diff.mean() < 0.05, photo["file"]
-        assert diff.max() <= 3.0, photo["file"]
+        assert np.mean(diff > 2.5) < 1e-4, photo["file"]
+        assert diff.max() <= 12.0, photo["file"]
 
 
 # --------------------------------------------------------------------------- files

@@ -16,9 +16,9 @@ _EXPORTS = {
     "METRICS": "progress.metrics",
     "Metric": "progress.metrics",
     "measure": "progress.metrics",
-    "Alignment": "progress.align",
-    "align": "progress.align",
-    "align_from_points": "progress.align",
+    "Alignment": "progress.registration",
+    "align": "progress.registration",
+    "align_from_points": "progress.registration",
     "AlignmentError": "progress.errors",
     "ColourError": "progress.errors",
     "ImageError": "progress.errors",
@@ -58,7 +58,6 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from progress import repeatability, timeline  # noqa: F401
-    from progress.align import Alignment, align, align_from_points  # noqa: F401
     from progress.errors import (  # noqa: F401
         AlignmentError,
         ColourError,
@@ -72,4 +71,5 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from progress.normalise import ColourCorrection, normalise_colour  # noqa: F401
     from progress.pipeline import Analysis, Reference, analyse  # noqa: F401
     from progress.quality import QualityReport, check_quality  # noqa: F401
+    from progress.registration import Alignment, align, align_from_points  # noqa: F401
     from progress.skin import skin_mask  # noqa: F401

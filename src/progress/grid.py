@@ -213,7 +213,7 @@ def warp_to_grid(moving: np.ndarray, matrix: np.ndarray, region: GridRegion) -> 
         H'×W'×3 uint8 sRGB photo.
     matrix : array_like
         3×3 (or 2×3) map from moving pixel coordinates to frame pixel coordinates (e.g.
-        :attr:`progress.align.Alignment.matrix`).
+        :attr:`progress.registration.Alignment.matrix`).
     region : GridRegion
         The frame's region on the grid (:func:`grid_region`).
 

@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 import numpy as np
 
 from progress import colour
-from progress.align import Alignment, align, warp
 from progress.errors import ColourError
 from progress.grid import Grid, grid_region, to_grid, warp_to_grid
 from progress.metrics import measure_grid
 from progress.normalise import normalise_colour
 from progress.quality import QualityCheck, QualityReport, check_quality, quality_baseline
+from progress.registration import Alignment, align, warp
 from progress.skin import skin_mask
 
 Box = tuple[int, int, int, int]

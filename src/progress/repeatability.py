@@ -351,7 +351,7 @@ def _default_measure() -> Callable[..., Mapping[str, float]]:
 
 
 def _default_align() -> Callable[..., Any]:
-    return importlib.import_module("progress.align").align
+    return importlib.import_module("progress.registration").align
 
 
 def sd_interval(sd: float, dof: int, *, level: float = 0.95) -> tuple[float, float]:
@@ -511,7 +511,7 @@ Box = tuple[int, int, int, int]
 
 def _identity_alignment(rgb: np.ndarray) -> Any:
     """The alignment of a photo to itself (no resampling)."""
-    align_mod = importlib.import_module("progress.align")
+    align_mod = importlib.import_module("progress.registration")
     h, w = rgb.shape[:2]
     return align_mod.Alignment(
         np.eye(3), rgb, np.ones((h, w), dtype=bool), 1.0, 0.0, "identity", "The photo itself."
@@ -559,7 +559,7 @@ def study_pipeline(
         Seed of the random generator.
     min_confidence : float, optional
         Re-captures aligned with a lower confidence are left out (in the product they are
-        flagged for manual alignment). Default :data:`progress.align.CONFIDENCE_OK`.
+        flagged for manual alignment). Default :data:`progress.registration.CONFIDENCE_OK`.
 
     Returns
     -------
@@ -601,7 +601,7 @@ def study_pipeline(
             )
     pipeline = importlib.import_module("progress.pipeline")
     if min_confidence is None:
-        min_confidence = importlib.import_module("progress.align").CONFIDENCE_OK
+        min_confidence = importlib.import_module("progress.registration").CONFIDENCE_OK
 
     reference = pipeline.Reference.from_photo(
         rgb, box=box, card_box=card_box, scale_px_per_mm=scale_px_per_mm
@@ -1131,7 +1131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "n": args.n,
                     "seed": args.seed,
                     "jitter": asdict(jitter),
-                    "min_confidence": importlib.import_module("progress.align").CONFIDENCE_OK,
+                    "min_confidence": importlib.import_module(
+                        "progress.registration"
+                    ).CONFIDENCE_OK,
                     "path": "progress.pipeline.analyse with a Reference (align, grey-card "
                     "white balance, every metric of progress.METRICS)",
                 },

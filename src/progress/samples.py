@@ -19,7 +19,7 @@ Conventions
   pointing down (OpenCV's convention).
 * ``matrix_to_baseline`` of a photo is the 3 x 3 matrix that maps that photo's pixel
   coordinates to the baseline photo's pixel coordinates, the convention of
-  ``progress.align.Alignment.matrix`` (moving -> reference).
+  ``progress.registration.Alignment.matrix`` (moving -> reference).
 * The day is counted from the first treatment (day 0). A treatment acts from its day
   onwards; no photo is taken on a treatment day.
 """
@@ -1014,7 +1014,7 @@ def generate_series(out_dir: Path, *, seed: int = 7, size: Sequence[int] = _NOMI
         "conventions": {
             "pixel_coordinates": "(x, y) = (column, row), pixel centres at integers, y down",
             "matrix_to_baseline": "3x3, maps this photo's pixel coords to the baseline's "
-            "(moving -> reference, as progress.align.Alignment.matrix)",
+            "(moving -> reference, as progress.registration.Alignment.matrix)",
             "capture": "baseline->photo: p = s R(theta) (q - c) + c + shift, c = frame centre, "
             "R(theta) = [[cos, -sin], [sin, cos]]; colour: linear sRGB * exposure * wb_gains",
             "day": "days since the first treatment; treatments act from their day on",

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from progress import repeatability, timeline
-from progress.align import align_from_points
 from progress.loader import load_image
 from progress.metrics import METRICS
 from progress.pipeline import Reference, analyse
+from progress.registration import align_from_points
 from progress.store import PhotoRecord, Session, Store
 
 RESULT_VERSION = 1
@@ -514,7 +514,7 @@ def chart_series(
 
 
 def _aligned_full(store: Store, p: AreaPhoto, ref_id: int) -> np.ndarray:
-    from progress.align import warp
+    from progress.registration import warp
 
     rgb = store.photo_rgb(p.record.id)
     a = (p.result or {}).get("alignment")

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from progress.align import warp
 from progress.loader import downscale, to_jpeg_bytes
+from progress.registration import warp
 from progress.store import Store
 
 PREVIEW_LONG_SIDE = 1600

@@ -111,5 +111,6 @@ def render() -> None:
             f"{p5:+.2f} to {p95:+.2f}. Tick “change map” in the viewer to overlay it."
         )
 
+
 if __name__ == "__main__":
     render()
