@@ -101,15 +101,16 @@ def render() -> None:
         aspect=views["aspect"],
     )
     st.iframe(html, height=int(760 / views["aspect"]) + 60)
-    col1, col2 = st.columns(2)
-    col1.image(views["a"], caption=f"Before: {label[a_id]}")
-    col2.image(views["b"], caption=f"After (aligned): {label[b_id]}")
     if views["stats"] is not None:
         med, p5, p95 = views["stats"]
         st.caption(
             f"Change map ({KINDS[kind]}): median {med:+.2f}, 5th–95th percentile "
             f"{p5:+.2f} to {p95:+.2f}. Tick “change map” in the viewer to overlay it."
         )
+    with st.expander("Still images (right-click to save)"):
+        col1, col2 = st.columns(2)
+        col1.image(views["a"], caption=f"Before: {label[a_id]}")
+        col2.image(views["b"], caption=f"After (aligned): {label[b_id]}")
 
 
 if __name__ == "__main__":
