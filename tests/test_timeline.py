@@ -340,3 +340,25 @@ def test_better_defaults_to_registry():
         assert expected_change(name, 150.0, **kw).centre == explicit.centre
     # roughness: lower is better, so the expected change is negative
     assert expected_change("roughness_ra", 150.0, **kw).centre < 0
+
+
+def test_assess_defaults_to_the_shipped_limits():
+    # Called as the issue names it, without limits: the shipped no-card limit of a* (read
+    # from the data file, not from the code) decides between change and no change.
+    import json
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[1] / "src" / "progress" / "data" / "repeatability.json"
+    lim = json.loads(data.read_text("utf-8"))["metrics"]["lab_a"]["limit"]
+    inside = obs("in", 40.0, lab_a=BASE_VALUES["lab_a"] - 0.5 * lim)
+    beyond = obs("out", 60.0, lab_a=BASE_VALUES["lab_a"] - 1.5 * lim)
+    flags = assess([obs("b", -1.0), inside, beyond], [0.0])
+    assert by_photo(flags, "in")[("no_measurable_change", "lab_a")]
+    assert by_photo(flags, "out")[("improved", "lab_a")]
+    # No sessions at all: the earliest photo is the baseline and nothing is "within 7 days".
+    flags = assess([obs("b", 0.0), obs("p", 3.0, lab_a=BASE_VALUES["lab_a"] + 3 * lim)])
+    assert ("within_7_days", None) not in by_photo(flags, "p")
+    assert ("off_track", "lab_a") in by_photo(flags, "p") or (
+        "persistent_redness",
+        "lab_a",
+    ) in by_photo(flags, "p")

@@ -647,9 +647,9 @@ def _days(x: float) -> str:
 
 def assess(
     records: Sequence[Observation],
+    treatment_days: Sequence[float] = (),
+    limits: Mapping[str, float] | None = None,
     *,
-    treatment_days: Sequence[float],
-    limits: Mapping[str, float],
     ita_baseline: float | None = None,
     depth: Depth = "light",
     better: Mapping[str, str] | None = None,
@@ -660,11 +660,13 @@ def assess(
     ----------
     records : sequence of Observation
         The photos of one area of one client, in any order.
-    treatment_days : sequence of float
-        Session days on the same axis as ``Observation.day``.
-    limits : mapping of str to float
-        Smallest detectable change per metric (e.g. ``repeatability.DEFAULT_LIMITS`` or
-        ``repeatability.client_limits(...)``). Only these metrics are assessed.
+    treatment_days : sequence of float, optional
+        Session days on the same axis as ``Observation.day``; default none (then no
+        photo is in an inflammation window and the earliest photo is the baseline).
+    limits : mapping of str to float, optional
+        Smallest detectable change per metric (e.g. ``repeatability.client_limits(...)``).
+        Only these metrics are assessed. Default: ``repeatability.DEFAULT_LIMITS``, the
+        shipped limits for photos without a grey card.
     ita_baseline : float, optional
         The client's baseline ITA°; default: the baseline photo's ``"ita"`` value.
     depth : {"light", "deep"}
@@ -714,6 +716,8 @@ def assess(
     _check_depth(depth)
     if not records:
         raise ValueError("records is empty: pass at least one Observation.")
+    if limits is None:
+        limits = importlib.import_module("progress.repeatability").DEFAULT_LIMITS
     for r in records:
         if not math.isfinite(r.day):
             raise ValueError(f"Photo {r.photo_id!r} has a non-finite day {r.day!r}.")
