@@ -483,3 +483,219 @@ def test_create_client_upload_measure_report_delete(empty_env, downloads, tmp_pa
 def good_dates(files: list[str]) -> list[str]:
     by_file = {p["file"]: p["date"][:10] for p in TRUTH["photos"]}
     return [by_file[f] for f in files]
+
+
+# ---------------------------------------------- grey card, scale and the client's limits
+#
+# The image component (drag a box, click two points) cannot be driven by AppTest: the
+# card is set with the library's setter, the ruler's two points through the session
+# state the page keeps them in; the number inputs and buttons are driven as a user would.
+
+# The sample's grey patch (truth.json landmarks), inset by 12 px as the seeding does.
+SAMPLE_CARD = (
+    tuple(
+        int(v) + d
+        for v, d in zip(TRUTH["landmarks"]["grey_patch"], (12, 12, -12, -12), strict=True)
+    )
+    if TRUTH
+    else ()
+)
+FACTOR = 1.96 * math.sqrt(2)  # Bland & Altman repeatability coefficient
+
+
+def number_input(at: AppTest, label: str):
+    matches = [n for n in at.number_input if n.label == label]
+    assert matches, f"no number input {label!r}; have {[n.label for n in at.number_input]}"
+    return matches[0]
+
+
+def captions(at: AppTest) -> str:
+    return "\n".join(c.value for c in at.caption)
+
+
+def stored(data_dir: Path):
+    from progress.store import Store
+
+    return Store(None, data_dir=data_dir)
+
+
+@pytest.fixture
+def two_sample_photos(empty_env) -> tuple[Path, int]:
+    """A store with the sample baseline and follow-up in one area, card and scale set."""
+    if not TRUTH:
+        pytest.skip("sample_images/ is missing: run `python -m progress.samples`")
+    s = stored(empty_env)
+    area = s.add_area(s.add_client("Card test").id, "Left cheek")
+    s.set_area_settings(
+        area.id, {"card_box": list(SAMPLE_CARD), "scale_px_per_mm": TRUTH["px_per_mm"]}
+    )
+    for entry in (TRUTH["photos"][0], TRUTH["photos"][-1]):
+        session = s.session_for_date(area.id, date.fromisoformat(entry["date"][:10]))
+        s.add_photo(session.id, (SAMPLES / entry["file"]).read_bytes(), name=entry["file"])
+    s.close()
+    return empty_env, area.id
+
+
+def _results(data_dir: Path, area_id: int) -> list[dict]:
+    s = stored(data_dir)
+    try:
+        return list(s.results(area_id).values())
+    finally:
+        s.close()
+
+
+def test_measure_grey_card_set_cleared_and_set_again(two_sample_photos):
+    data_dir, area_id = two_sample_photos
+    at = new_app()
+    at.run()
+    at.switch_page(page_path("measure")).run()
+    assert_clean(at, "Measure")
+    text = captions(at)
+    x0, y0, x1, y1 = SAMPLE_CARD
+    assert f"Grey card: x {x0}–{x1}, y {y0}–{y1}" in text
+    # The patch is rendered at L* 50, a* = b* = 0 (truth.json), and read so on the reference.
+    assert f"L* {TRUTH['landmarks']['grey_patch_lab'][0]:.0f}," in text
+    assert not [w for w in at.warning if "No grey card" in w.value]
+    assert "(with grey card)" in text
+    first = _results(data_dir, area_id)
+    assert len(first) == 2
+    assert {r["colour"]["method"] for r in first} == {"grey-card"}
+    assert all(f"card:{x0},{y0},{x1},{y1}" in r["roi_key"] for r in first)
+
+    # Clear the card: a warning says tone is compared uncorrected, every photo is
+    # measured again without colour correction, and the default limits without a card
+    # are used.
+    button(at, "Clear grey card").click().run()
+    assert_clean(at, "Measure")
+    assert [w.value for w in at.warning if "No grey card marked" in w.value]
+    assert "compared uncorrected" in " ".join(w.value for w in at.warning)
+    assert "(without grey card)" in captions(at)
+    assert button(at, "Clear grey card").disabled
+    cleared = _results(data_dir, area_id)
+    assert {r["colour"]["method"] for r in cleared} == {"none"}
+    assert not any("card:" in r["roi_key"] for r in cleared)
+
+    # Set it again (as the drag does, through the library) and revisit: recomputed.
+    from progress import workflow
+
+    s = stored(data_dir)
+    workflow.set_area_card(s, area_id, (x0, y0, x1, y1))
+    s.close()
+    at.run()
+    assert_clean(at, "Measure")
+    assert f"Grey card: x {x0}–{x1}, y {y0}–{y1}" in captions(at)
+    again = _results(data_dir, area_id)
+    assert {r["colour"]["method"] for r in again} == {"grey-card"}
+    # The correction is the same as the first time: same photos, same card.
+    by_first = {round(r["metrics"]["lab_l"], 6) for r in first}
+    assert {round(r["metrics"]["lab_l"], 6) for r in again} == by_first
+
+
+def test_measure_scale_typed_measured_on_a_ruler_and_refused(two_sample_photos):
+    data_dir, area_id = two_sample_photos
+    at = new_app()
+    at.run()
+    at.switch_page(page_path("measure")).run()
+    assert_clean(at, "Measure")
+    w, h = TRUTH["image_size"]
+    scale = TRUTH["px_per_mm"]
+    assert f"Scale: {scale:g} px/mm" in captions(at)
+    assert f"spans {w / scale:.0f} × {h / scale:.0f} mm" in captions(at)
+    label = "Pixels per millimetre on the reference photo (0 = unknown)"
+    assert number_input(at, label).value == pytest.approx(scale)
+
+    # 0 = unknown: the nominal grid, said in the caption; the results are recomputed.
+    number_input(at, label).set_value(0.0).run()
+    assert_clean(at, "Measure")
+    assert "Scale unknown" in captions(at)
+    assert all("scale:" not in r["roi_key"] for r in _results(data_dir, area_id))
+
+    # A scale that would blow the analysis grid up is refused with a reason.
+    number_input(at, label).set_value(0.5).run()
+    assert [e.value for e in at.error if "megapixel grid" in e.value]
+    s = stored(data_dir)
+    assert s.area_settings(area_id).get("scale_px_per_mm") is None
+    s.close()
+
+    # The ruler: two points 400 px apart (two ticks of the sample's ruler, 20 mm apart).
+    at.toggle[0].set_value(True).run()
+    assert "0 of 2 points clicked." in captions(at)
+    assert button(at, "Use this scale").disabled
+    ticks = TRUTH["landmarks"]["ruler"]["ticks_x"]
+    y = TRUTH["landmarks"]["ruler"]["y_top"]
+    at.session_state[f"ruler_{area_id}"] = [(ticks[0], y), (ticks[20], y)]
+    at.run()
+    px = ticks[20] - ticks[0]
+    assert f"{px:.0f} px over 10 mm = **{px / 10:.2f} px/mm**" in captions(at)
+    number_input(at, "Distance between the two points (mm)").set_value(20.0).run()
+    assert f"= **{px / 20:.2f} px/mm**" in captions(at)
+    button(at, f"Use {px / 20:.2f} px/mm").click().run()
+    assert_clean(at, "Measure")
+    s = stored(data_dir)
+    assert s.area_settings(area_id)["scale_px_per_mm"] == pytest.approx(px / 20)
+    s.close()
+    assert all(f"scale:{px / 20:g}" in r["roi_key"] for r in _results(data_dir, area_id))
+    assert f"Scale: {px / 20:g} px/mm" in captions(at)
+
+
+def test_measure_and_timeline_use_and_name_the_clients_own_limits(empty_env):
+    """Three photos of one session (issue 6): the page uses the client's own limits."""
+    if not TRUTH:
+        pytest.skip("sample_images/ is missing: run `python -m progress.samples`")
+    from PIL import Image
+
+    from progress import repeatability
+    from progress.repeatability import Jitter, recapture
+
+    # A 800 × 600 crop of the sample baseline (with its grey patch) and two simulated
+    # re-captures of it, all in one session; a later session with a third re-capture.
+    base = np.asarray(Image.open(SAMPLES / TRUTH["photos"][0]["file"]).convert("RGB"))
+    crop = base[450:1050, 100:900].copy()
+    rng = np.random.default_rng(11)
+    again = [recapture(crop, rng, Jitter())[0] for _ in range(3)]
+    s = stored(empty_env)
+    area = s.add_area(s.add_client("Repeat test").id, "Left cheek")
+    s.set_area_settings(area.id, {"card_box": [82, 432, 218, 568], "scale_px_per_mm": 20.0})
+    first = s.session_for_date(area.id, date(2026, 3, 2))
+    for i, rgb in enumerate([crop, again[0], again[1]]):
+        buf = io.BytesIO()
+        Image.fromarray(rgb).save(buf, "JPEG", quality=92)
+        s.add_photo(first.id, buf.getvalue(), name=f"repeat-{i}.jpg")
+    later = s.session_for_date(area.id, date(2026, 4, 2))
+    buf = io.BytesIO()
+    Image.fromarray(again[2]).save(buf, "JPEG", quality=92)
+    s.add_photo(later.id, buf.getvalue(), name="later.jpg")
+    s.close()
+
+    at = new_app()
+    at.run()
+    at.switch_page(page_path("measure")).run()
+    assert_clean(at, "Measure")
+    own = "Limits from this client's own repeated photos (1 series taken minutes apart, 3 photos)"
+    assert own in captions(at)
+
+    # The table's limit of a* is the client's own: 2.77 × the SD of the three repeats,
+    # floored at half the shipped default with a card.
+    s = stored(empty_env)
+    results = s.results(area.id)
+    photos = {p.display_name: p.id for p in s.photos(area_id=area.id)}
+    s.close()
+    values = [results[photos[f"repeat-{i}.jpg"]]["metrics"]["lab_a"] for i in range(3)]
+    shipped = json.loads(
+        (Path(repeatability.__file__).with_name("data") / "repeatability.json").read_text("utf-8")
+    )
+    default = shipped["metrics_with_card"]["lab_a"]["limit"]
+    expected = max(FACTOR * float(np.std(values, ddof=1)), 0.5 * default)
+    table = at.dataframe[0].value
+    row = table[table["metric"] == METRICS["lab_a"].label].iloc[0]
+    assert float(row["smallest real change"]) == pytest.approx(expected, rel=1e-3)
+
+    # The timeline's band is baseline ± that limit, and its caption names the source.
+    at.switch_page(page_path("timeline")).run()
+    assert_clean(at, "Timeline")
+    assert own in captions(at)
+    spec = plotly_spec(at)
+    names = [t.get("name", "") for t in spec["data"]]
+    assert f"baseline ± {expected:.3g} (no measurable change)" in names
+    [band] = [b for b in spec["layout"]["shapes"] if b.get("xref") == "paper"]
+    assert band["y1"] - band["y0"] == pytest.approx(2 * expected, rel=1e-6)

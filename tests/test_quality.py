@@ -14,7 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from skimage.color import rgb2lab
+from scipy.ndimage import gaussian_filter
+from skimage.color import lab2rgb, rgb2lab
 
 from progress.loader import load_image
 from progress.quality import QualityReport, check_quality, sharpness
@@ -186,14 +187,82 @@ def test_coloured_light_without_a_baseline():
 
 
 def test_uneven_light_warns():
-    # Left half lit, right half in shade: a 30-unit L* step across the frame.
+    # Left half lit, right half in shade: a 30-unit L* step across the frame. No pixel is
+    # skin-coloured, so the check falls back to the whole frame.
     h, w = 600, 800
     img = np.full((h, w, 3), 180, np.uint8)
     img[:, w // 2 :] = 90
     r = check_quality(img)
     assert r["lighting"].status == "warn"
+    assert "across the photo" in r["lighting"].message
     even = np.full((h, w, 3), 150, np.uint8)
     assert check_quality(even)["lighting"].status == "pass"
+
+
+# A skin-coloured square (L* 62, a* 12, b* 17: skin type III) inside a dark border, as a
+# close-up with background around the skin; ``ramp`` scales the linear light of the skin
+# from its left to its right edge.
+SKIN_LAB = (62.0, 12.0, 17.0)
+BORDER_RGB = (28, 30, 38)
+H, W, EDGE = 600, 800, 120
+
+
+def _skin_in_dark_border(ramp: tuple[float, float] | None = None) -> np.ndarray:
+    skin = _LINEAR[np.round(lab2rgb(np.array([[SKIN_LAB]])) * 255).astype(np.uint8)][0, 0]
+    lin = np.broadcast_to(skin, (H, W, 3)).copy()
+    if ramp is not None:
+        gain = np.interp(np.arange(W), [EDGE, W - EDGE - 1], ramp)
+        lin *= gain[None, :, None]
+    noise = np.random.default_rng(5).normal(0, 3, (H, W, 3))
+    img = np.clip(_encode(lin) + noise, 0, 255).round().astype(np.uint8)
+    img[:EDGE] = img[-EDGE:] = BORDER_RGB
+    img[:, :EDGE] = img[:, -EDGE:] = BORDER_RGB
+    return img
+
+
+def _whole_frame_field_range(img: np.ndarray) -> float:
+    """The lighting field of the whole frame, as the check made it before it looked at
+    skin only: L* at 1/8 scale smoothed by 1/16 of its long side, P95 − P5."""
+    lab_l = rgb2lab(cv2.resize(img, (W // 8, H // 8), interpolation=cv2.INTER_AREA))[..., 0]
+    field = gaussian_filter(lab_l, max(lab_l.shape) / 16)
+    return float(np.percentile(field, 95) - np.percentile(field, 5))
+
+
+def test_even_light_on_skin_with_a_dark_background_passes():
+    img = _skin_in_dark_border()
+    # The dark border alone would make a whole-frame lighting field look very uneven.
+    assert _whole_frame_field_range(img) > 22 + 10
+    r = check_quality(img)
+    # The skin is lit evenly: its lighting field is flat (noise aside).
+    assert r["lighting"].status == "pass"
+    assert r["lighting"].value < 3
+    assert "skin" in r["lighting"].message
+    _all_sentences(r)
+
+
+def test_light_falling_off_across_the_skin_warns():
+    # Linear light ×0.15 at the skin's left edge, ×1 at its right (the left in shade).
+    img = _skin_in_dark_border(ramp=(0.15, 1.0))
+    cols = rgb2lab(img[EDGE:-EDGE, EDGE:-EDGE])[..., 0].mean(axis=0)
+    spread = np.percentile(cols, 95) - np.percentile(cols, 5)
+    assert spread > 30  # the ramp really spans more than 30 L* over the skin
+    r = check_quality(img)
+    assert r["lighting"].status == "warn"
+    # Smoothing flattens the ends of the ramp a little but cannot widen it.
+    assert 22 < r["lighting"].value <= spread
+    assert "uneven across the skin" in r["lighting"].message
+    _all_sentences(r)
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.glob("*.jpg")) or ["(no samples)"])
+def test_every_sample_photo_passes_the_lighting_check(name):
+    path = SAMPLES / name
+    if not path.is_file():
+        pytest.skip("sample_images/ is not in this checkout")
+    # The series is rendered with one exposure over the frame (progress.samples); its dark corner and
+    # white ruler sticker are not skin.
+    r = check_quality(load_image(path).rgb)
+    assert r["lighting"].status == "pass", r["lighting"].message
 
 
 def test_report_status_is_the_worst_check(photo):

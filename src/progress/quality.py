@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from progress import colour
+from progress.skin import skin_mask
 
 Status = Literal["pass", "warn", "fail"]
 _ORDER = {"pass": 0, "warn": 1, "fail": 2}
@@ -28,7 +29,8 @@ SHARP_ABS_WARN, SHARP_ABS_FAIL = 8.0, 2.0  # Laplacian variance without a baseli
 DL_WARN, DL_FAIL = 6.0, 12.0  # |ΔL*| of the mean vs baseline
 CAST_WARN = 4.0  # |Δa*| or |Δb*| of the mean vs baseline
 HIGHLIGHT_CHROMA_WARN = 14.0  # chroma of the brightest pixels without a baseline
-EVEN_WARN = 22.0  # L* range (P95 − P5) of the 1/8-scale lighting field
+EVEN_WARN = 22.0  # L* range (P95 − P5) of the 1/8-scale lighting field over the skin
+MIN_SKIN_SHARE = 0.05  # below this share of skin pixels, judge the light on the whole frame
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class _Stats:
     mean_lab: np.ndarray
     highlight_chroma: float
     lighting_range: float
+    lighting_on_skin: bool
 
 
 def sharpness(grey: np.ndarray) -> float:
@@ -131,6 +134,25 @@ def sharpness(grey: np.ndarray) -> float:
     return float(lap.var())
 
 
+def _lighting_range(lab_l: np.ndarray, weight: np.ndarray | None) -> float:
+    """P95 − P5 of the smoothed lighting field of L*, over the pixels with weight ≥ ½.
+
+    With a weight (1 on skin, 0 elsewhere), the field is a normalised convolution,
+    ``G∗(w·L*) / G∗w``, read on the skin only: a dark background or a white card beside
+    the skin does not read as uneven light.
+    """
+    sigma = max(lab_l.shape) / 16
+    if weight is None:
+        field = cv2.GaussianBlur(lab_l, (0, 0), sigma)
+        return float(np.percentile(field, 95) - np.percentile(field, 5))
+    w = weight.astype(np.float32)
+    num = cv2.GaussianBlur(lab_l.astype(np.float32) * w, (0, 0), sigma)
+    den = cv2.GaussianBlur(w, (0, 0), sigma)
+    inside = w >= 0.5
+    field = num[inside] / np.maximum(den[inside], 1e-6)
+    return float(np.percentile(field, 95) - np.percentile(field, 5))
+
+
 def _stats(rgb: np.ndarray) -> _Stats:
     h, w = rgb.shape[:2]
     f = min(1.0, WORK_LONG_SIDE / max(h, w))
@@ -144,18 +166,25 @@ def _stats(rgb: np.ndarray) -> _Stats:
     r, g, b = cv2.split(np.ascontiguousarray(small))
     top = cv2.max(cv2.max(r, g), b)
     clipped = float(np.count_nonzero((top >= 250) | (top <= 5)) / top.size)
-    tiny = cv2.resize(
-        small,
-        (max(small.shape[1] // 8, 1), max(small.shape[0] // 8, 1)),
-        interpolation=cv2.INTER_AREA,
-    )
+    tiny_size = (max(small.shape[1] // 8, 1), max(small.shape[0] // 8, 1))
+    tiny = cv2.resize(small, tiny_size, interpolation=cv2.INTER_AREA)
     lab = colour.srgb_to_lab(tiny)
     flat = lab.reshape(-1, 3)
     bright = flat[flat[:, 0] >= np.percentile(flat[:, 0], 98)]
     highlight_chroma = float(np.hypot(bright[:, 1].mean(), bright[:, 2].mean()))
-    field = cv2.GaussianBlur(lab[..., 0], (0, 0), max(tiny.shape[:2]) / 16)
-    lighting_range = float(np.percentile(field, 95) - np.percentile(field, 5))
-    return _Stats(sharpness(grey), clipped, flat.mean(axis=0), highlight_chroma, lighting_range)
+    # The skin mask on the 1/8 copy the lighting field is measured on (≈ 190 px: 3.5 ms
+    # instead of 34 ms on the 1500 px copy; the samples' lighting ranges agree within 0.3).
+    skin = skin_mask(tiny).astype(np.float32)
+    weight = skin if np.count_nonzero(skin >= 0.5) >= MIN_SKIN_SHARE * skin.size else None
+    lighting_range = _lighting_range(lab[..., 0], weight)
+    return _Stats(
+        sharpness(grey),
+        clipped,
+        flat.mean(axis=0),
+        highlight_chroma,
+        lighting_range,
+        weight is not None,
+    )
 
 
 def quality_baseline(rgb: np.ndarray) -> QualityBaseline:
@@ -223,7 +252,14 @@ def check_quality(
     * colour cast: with a baseline |Δā*| or |Δb̄*| > 4 warns; without one, the chroma of
       the brightest 2 % of pixels > 14 warns (highlights of a neutral light are neutral).
     * lighting: the range (P95 − P5) of L* in the 1/16-frame-smoothed lighting field > 22
-      warns of uneven light.
+      warns of uneven light. The field is taken over the skin only
+      (:func:`progress.skin.skin_mask`, as a normalised convolution
+      ``G∗(m·L*) / G∗m``), so a dark background, hair or a white card is not mistaken
+      for uneven light; when less than 5 % of the frame is skin, over the whole frame.
+      Exposure and colour cast stay whole-frame checks: the skin mask leaves clipped
+      pixels out by construction, and the skin's own a*, b* are what a treatment
+      changes, so a cast is judged on the whole scene (or its brightest, mostly
+      neutral, pixels).
     """
     rgb = _check_rgb(rgb, "photo")
     if baseline is not None and not isinstance(baseline, QualityBaseline):
@@ -356,17 +392,23 @@ def check_quality(
             )
 
     r = s.lighting_range
+    where = "the skin" if s.lighting_on_skin else "the photo"
     if r > EVEN_WARN:
         checks.append(
             QualityCheck(
                 "lighting",
                 "warn",
                 r,
-                f"The light is uneven across the photo (L* range {r:.0f}): use diffuse front light.",
+                f"The light is uneven across {where} (L* range {r:.0f}): use diffuse front light.",
             )
         )
     else:
         checks.append(
-            QualityCheck("lighting", "pass", r, f"The light is even enough (L* range {r:.0f}).")
+            QualityCheck(
+                "lighting",
+                "pass",
+                r,
+                f"The light is even enough across {where} (L* range {r:.0f}).",
+            )
         )
     return QualityReport(tuple(checks))

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from progress import repeatability, timeline
+from progress.errors import ColourError
 from progress.loader import load_image
 from progress.metrics import METRICS
 from progress.pipeline import Reference, analyse
@@ -109,6 +110,83 @@ def set_area_box(store: Store, area_id: int, box: Sequence[int] | None) -> None:
     settings = store.area_settings(area_id)
     settings["roi_box"] = None if box is None else [int(v) for v in box]
     store.set_area_settings(area_id, settings)
+
+
+def area_card(store: Store, area_id: int) -> tuple[int, int, int, int] | None:
+    """The area's grey-card box ``(x0, y0, x1, y1)`` in reference pixels, or None."""
+    box = store.area_settings(area_id).get("card_box")
+    return tuple(int(v) for v in box) if box else None
+
+
+def set_area_card(store: Store, area_id: int, box: Sequence[float] | None) -> None:
+    """Set (or clear, with None) the area's grey-card box, in reference pixels.
+
+    Every photo of the area is then white-balanced on the card's place in the reference
+    frame (see :class:`progress.pipeline.Reference`); the results of the area become
+    out of date (:func:`roi_key` includes the card).
+
+    Raises
+    ------
+    ColourError
+        If the box does not have 4 finite values or has no area.
+    """
+    settings = store.area_settings(area_id)
+    if box is None:
+        settings.pop("card_box", None)
+    else:
+        v = np.asarray(box, float).ravel()
+        if v.size != 4 or not np.isfinite(v).all():
+            raise ColourError(f"A card box is 4 numbers (x0, y0, x1, y1), got {box!r}.")
+        x0, x1 = sorted(int(round(c)) for c in v[[0, 2]])
+        y0, y1 = sorted(int(round(c)) for c in v[[1, 3]])
+        if x1 <= x0 or y1 <= y0:
+            raise ColourError("The card box has no area: drag a rectangle over the card.")
+        settings["card_box"] = [x0, y0, x1, y1]
+    store.set_area_settings(area_id, settings)
+
+
+def area_scale(store: Store, area_id: int) -> float | None:
+    """The area's scale (pixels per millimetre on the reference photo), or None."""
+    v = store.area_settings(area_id).get("scale_px_per_mm")
+    return float(v) if v else None
+
+
+def set_area_scale(store: Store, area_id: int, px_per_mm: float | None) -> None:
+    """Set (or clear, with None) the area's scale in pixels per millimetre.
+
+    Raises
+    ------
+    ValueError
+        If the scale is not a finite positive number.
+    """
+    settings = store.area_settings(area_id)
+    if px_per_mm is None:
+        settings.pop("scale_px_per_mm", None)
+    else:
+        v = float(px_per_mm)
+        if not np.isfinite(v) or v <= 0:
+            raise ValueError(f"The scale must be a positive number of pixels per mm, got {v}.")
+        settings["scale_px_per_mm"] = v
+    store.set_area_settings(area_id, settings)
+
+
+def scale_from_points(p0: Sequence[float], p1: Sequence[float], distance_mm: float) -> float:
+    """Pixels per millimetre from two points a known distance apart (e.g. on a ruler).
+
+    ``hypot(x1 − x0, y1 − y0) / distance_mm``, with the points in the photo's pixels.
+
+    Raises
+    ------
+    ValueError
+        If the distance is not positive or the two points coincide.
+    """
+    d = float(distance_mm)
+    if not np.isfinite(d) or d <= 0:
+        raise ValueError(f"The distance between the points must be positive mm, got {d}.")
+    px = float(np.hypot(p1[0] - p0[0], p1[1] - p0[1]))
+    if px == 0:
+        raise ValueError("The two points coincide: click two different marks on the ruler.")
+    return px / d
 
 
 def pending(store: Store, area_id: int, *, box: Sequence[int] | None = None) -> int:
