@@ -323,6 +323,10 @@ def test_limits_from_repeated_photos(tmp_path):
         assert workflow.analyse_area(store, area.id, box=box) == 3
         photos = workflow.area_photos(store, area.id)
         limits, source = workflow.limits_for(store, area.id)
+        # The same untimed photos on a treatment day may be before and after it: no repeats.
+        store.add_treatment(area.id, date(2026, 1, 5))
+        _, treated_source = workflow.limits_for(store, area.id)
+    assert "default repeatability study" in treated_source
     assert "own repeated photos" in source
     defaults = default_limits(card=False)
     own = 0

@@ -344,8 +344,9 @@ def limits_for(store: Store, area_id: int) -> tuple[dict[str, float], str]:
     """Repeatability limits: the client's own from repeated photos if enough, else defaults.
 
     Replicates are photos of one session taken within 15 minutes of each other (EXIF time;
-    all of a session's photos without a time form one group), so a before/after pair of a
-    treatment day never counts as a repeat; photos whose automatic alignment failed are
+    all of a session's photos without a time form one group, except on a treatment day,
+    where they may be before and after the treatment and are not used), so a before/after
+    pair of a treatment day never counts as a repeat; photos whose automatic alignment failed are
     left out. A metric takes the client's own limit once its estimate has ≥ 2 degrees of
     freedom (three photos in one session, or two sessions with two) and never less than
     half the default (:func:`progress.repeatability.client_limits`). The default is
@@ -357,6 +358,7 @@ def limits_for(store: Store, area_id: int) -> tuple[dict[str, float], str]:
     card = bool(store.area_settings(area_id).get("card_box"))
     defaults = repeatability.default_limits(card=card)
     kind = "with grey card" if card else "without grey card"
+    treated_on = {t.on_date for t in store.treatments(area_id)}
     by_session: dict[int, list[AreaPhoto]] = {}
     for p in area_photos(store, area_id):
         a = (p.result or {}).get("alignment") or {}
@@ -366,7 +368,8 @@ def limits_for(store: Store, area_id: int) -> tuple[dict[str, float], str]:
             by_session.setdefault(p.session.id, []).append(p)
     bursts: list[list[AreaPhoto]] = []
     for members in by_session.values():
-        runs = [[q for q in members if q.record.taken_at is None]]
+        untimed = [q for q in members if q.record.taken_at is None]
+        runs = [] if members[0].session.on_date in treated_on else [untimed]
         timed = sorted((q for q in members if q.record.taken_at), key=lambda q: q.when)
         for i, q in enumerate(timed):
             if i == 0 or (q.when - timed[i - 1].when).total_seconds() > 15 * 60:
