@@ -346,6 +346,8 @@ def test_compare_shows_the_two_photos_side_by_side(samples_app):
     texts = [i.caption for el in at.get("image") for i in el.proto.imgs]
     assert any(t.startswith("Before:") for t in texts)
     assert any(t.startswith("After (aligned):") for t in texts)
+    # The samples are seeded with their grey card: views and change map are balanced on it.
+    assert any("white-balanced on the area's grey card" in c.value for c in at.caption)
 
 
 def test_reports_pdf_csv_json_zip(samples_app, downloads, tmp_path):

@@ -11,6 +11,7 @@ from PIL import Image
 from progress import workflow
 from progress.change import KINDS, change_map, overlay_rgba
 from progress.loader import downscale
+from progress.normalise import ColourCorrection
 from progress_app import state
 from progress_app.pages.common import analyse_with_progress, need_area, photo_label
 from progress_app.viewer import compare_html
@@ -19,18 +20,30 @@ VIEW_LONG_SIDE = 1200
 
 
 def _key(p, ref) -> tuple:
-    """What an aligned view of ``p`` depends on: ids, content hashes and the matrix."""
-    a = (p.result or {}).get("alignment")
+    """What an aligned view of ``p`` depends on: ids, hashes, matrix and card gains."""
+    result = p.result or {}
+    a = result.get("alignment")
     m = None if p.record.id == ref.record.id or not a else tuple(np.ravel(a["matrix"]))
-    return (p.record.id, p.record.sha256, ref.record.id, ref.record.sha256, m)
+    gains = (result.get("colour") or {}).get("gains")
+    g = tuple(float(v) for v in gains) if gains else None
+    return (p.record.id, p.record.sha256, ref.record.id, ref.record.sha256, m, g)
 
 
 def _aligned(s, key: tuple) -> tuple[np.ndarray, np.ndarray]:
-    photo_id, sha, ref_id, ref_sha, m = key
+    """The photo on the reference preview's frame, white-balanced on the grey card if any.
+
+    The gains are those the analysis found on the area's grey card (linear sRGB), so the
+    views and the change map compare colour as the metrics do.
+    """
+    photo_id, sha, ref_id, ref_sha, m, gains = key
     if m is None:
         img = state.preview_rgb(s, photo_id, sha)
-        return img, np.ones(img.shape[:2], bool)
-    return state.aligned_preview(s, photo_id, sha, ref_id, ref_sha, m)
+        valid = np.ones(img.shape[:2], bool)
+    else:
+        img, valid = state.aligned_preview(s, photo_id, sha, ref_id, ref_sha, m)
+    if gains is not None:
+        img = ColourCorrection(np.diag(gains), "grey-card", 0.0).apply(img)
+    return img, valid
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -106,6 +119,11 @@ def render() -> None:
         st.caption(
             f"Change map ({KINDS[kind]}): median {med:+.2f}, 5th–95th percentile "
             f"{p5:+.2f} to {p95:+.2f}. Tick “change map” in the viewer to overlay it."
+            + (
+                " Both photos are white-balanced on the area's grey card."
+                if _key(pa, ref)[-1] or _key(pb, ref)[-1]
+                else " No grey card is set for this area: a change of light shows as a change of colour."
+            )
         )
     with st.expander("Still images (right-click to save)"):
         col1, col2 = st.columns(2)
