@@ -8,7 +8,9 @@ recorded); a photo's *day* is counted from there.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -238,6 +240,7 @@ def analyse_area(
     box: Sequence[int] | None = None,
     force: bool = False,
     on_progress: Callable[[int, int, str], None] | None = None,
+    workers: int | None = None,
 ) -> int:
     """Align and measure every photo of an area that has no current result.
 
@@ -252,6 +255,8 @@ def analyse_area(
         Recompute every photo.
     on_progress : callable, optional
         ``on_progress(done, total, photo_name)`` after each photo.
+    workers : int, optional
+        Photos analysed at once, in threads; default :func:`analysis_workers`.
 
     Returns
     -------
@@ -267,8 +272,8 @@ def analyse_area(
     if not todo:
         return 0
     reference = area_reference(store, area_id, ref_id, box)
-    ref_rgb = reference.rgb
-    for i, p in enumerate(todo):
+
+    def one(p: AreaPhoto) -> dict:
         rgb = store.photo_rgb(p.record.id)
         points = _manual_points(p.result, ref_id)
         if p.record.id == ref_id:
@@ -279,7 +284,7 @@ def analyse_area(
                 scale_px_per_mm=reference.scale_px_per_mm,
             )
         elif points is not None:
-            manual = align_from_points(points[0], points[1], ref_rgb, rgb)
+            manual = align_from_points(points[0], points[1], reference.rgb, rgb)
             result = analyse(rgb, reference=reference, alignment=manual)
         else:
             result = analyse(rgb, reference=reference)
@@ -290,10 +295,32 @@ def analyse_area(
                 np.asarray(points[0]).tolist(),
                 np.asarray(points[1]).tolist(),
             ]
-        store.save_result(p.record.id, payload)
-        if on_progress is not None:
-            on_progress(i + 1, len(todo), p.record.display_name)
+        return payload
+
+    # Photos are analysed in threads (NumPy, OpenCV and Pillow release the GIL for the
+    # heavy parts) and saved here, one by one, in order: an error stops the run with the
+    # photos before it saved.
+    n_workers = max(1, min(workers or analysis_workers(), len(todo)))
+    with ThreadPoolExecutor(n_workers, thread_name_prefix="analyse") as pool:
+        futures = [pool.submit(one, p) for p in todo]
+        try:
+            for i, (p, fut) in enumerate(zip(todo, futures, strict=True)):
+                store.save_result(p.record.id, fut.result())
+                if on_progress is not None:
+                    on_progress(i + 1, len(todo), p.record.display_name)
+        finally:
+            for fut in futures:
+                fut.cancel()
     return len(todo)
+
+
+def analysis_workers() -> int:
+    """Threads for analysing an area's photos: the usable cores, at most 4 (memory)."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(4, n))
 
 
 def _manual_points(result: dict | None, ref_id: int):
