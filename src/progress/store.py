@@ -1094,7 +1094,13 @@ class Store:
     # ----------------------------------------------------------------- photos
 
     def add_photo(
-        self, session_id: int, data: bytes, *, name: str, max_pixels: int | None = None
+        self,
+        session_id: int,
+        data: bytes,
+        *,
+        name: str,
+        max_pixels: int | None = None,
+        photo: Any = None,
     ) -> PhotoRecord:
         """Store an uploaded photo in a session.
 
@@ -1107,6 +1113,9 @@ class Store:
             The uploaded file name; kept sanitised for display, never used as a path.
         max_pixels : int, optional
             Passed to ``load_image`` (its default when None).
+        photo : Photo, optional
+            ``load_image(data)`` already done by the caller (to read the date): saves
+            decoding the upload a second time.
 
         Returns
         -------
@@ -1140,7 +1149,8 @@ class Store:
         with self._read() as s:
             self._get(s, _SessionRow, session_id, "session")
         options = {} if max_pixels is None else {"max_pixels": max_pixels}
-        photo = load_image(bytes(data), name=display_name, **options)
+        if photo is None:
+            photo = load_image(bytes(data), name=display_name, **options)
         rgb = photo.rgb
         stored = to_jpeg_bytes(rgb, quality=STORED_JPEG_QUALITY)
         digest = hashlib.sha256(stored).hexdigest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import streamlit as st
@@ -9,6 +10,7 @@ import streamlit as st
 from progress.errors import ProgressError
 from progress.export import export_client_record
 from progress.loader import SUPPORTED_EXTENSIONS, load_image
+from progress.workflow import analysis_workers
 from progress_app import state
 
 SKIN_TYPES = {None: "not recorded", 1: "I", 2: "II", 3: "III", 4: "IV", 5: "V", 6: "VI"}
@@ -102,6 +104,14 @@ def _treatments(s, area_id: int) -> None:
             st.rerun()
 
 
+def _try(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, or the ProgressError it raised (shown to the user)."""
+    try:
+        return fn(*args, **kwargs)
+    except ProgressError as exc:
+        return exc
+
+
 def _upload(s, area_id: int) -> None:
     st.subheader("Add photos")
     with st.form("upload", clear_on_submit=True):
@@ -119,19 +129,29 @@ def _upload(s, area_id: int) -> None:
         submitted = st.form_submit_button("Upload", type="primary")
     if not submitted or not files:
         return
+    # Decode and store in threads (the heavy parts release the GIL); sessions are found
+    # or made here in order, so two photos of one new date share one session.
+    names = [f.name for f in files]
+    datas = [f.getvalue() for f in files]
     added, failed = 0, 0
-    for f in files:
-        data = f.getvalue()
-        try:
-            photo = load_image(data, name=f.name)
-            when = photo.taken_at.date() if (mode.startswith("From") and photo.taken_at) else fixed
+    with ThreadPoolExecutor(analysis_workers()) as pool, st.spinner("Reading the photos…"):
+        loaded = list(pool.map(lambda d, n: _try(load_image, d, name=n), datas, names))
+        jobs = []
+        for name, data, got in zip(names, datas, loaded, strict=True):
+            if isinstance(got, ProgressError):
+                failed += 1
+                st.error(f"Not added: {got}")
+                continue
+            when = got.taken_at.date() if (mode.startswith("From") and got.taken_at) else fixed
             session = s.session_for_date(area_id, when)
-            s.add_photo(session.id, data, name=f.name)
-        except ProgressError as exc:
-            failed += 1
-            st.error(f"Not added: {exc}")
-        else:
-            added += 1
+            jobs.append(pool.submit(_try, s.add_photo, session.id, data, name=name, photo=got))
+        for job in jobs:
+            got = job.result()
+            if isinstance(got, ProgressError):
+                failed += 1
+                st.error(f"Not added: {got}")
+            else:
+                added += 1
     if added:
         st.success(
             f"{added} photo(s) added."
