@@ -111,13 +111,26 @@ def test_blurred_copy_without_a_baseline(photo):
 def test_sharpness_of_hand_made_images():
     flat = np.full((64, 64), 100, np.uint8)
     assert sharpness(flat) == 0.0
-    # A one-pixel checkerboard of 100 ± 10: the 4-neighbour Laplacian is 4·90 − 4·110 = −80
-    # on the bright and +80 on the dark pixels (a mirrored border keeps the pattern), so
-    # its variance is 80² = 6400.
+    # A one-pixel checkerboard of 100 ± 10, scaled to a mean of 128 (× 1.28): the
+    # 4-neighbour Laplacian is 1.28 · (4·90 − 4·110) = −102.4 on the bright and +102.4 on
+    # the dark pixels (a mirrored border keeps the pattern): variance 102.4² = 10485.76.
     yy, xx = np.mgrid[0:64, 0:64]
     board = np.where((yy + xx) % 2 == 0, 110, 90).astype(np.uint8)
-    assert sharpness(board) == pytest.approx(6400.0)
-    assert sharpness(cv2.GaussianBlur(board, (0, 0), 1.0)) < 6400.0 / 10
+    assert sharpness(board) == pytest.approx(10485.76)
+    assert sharpness(cv2.GaussianBlur(board, (0, 0), 1.0)) < 10485.76 / 10
+    # Half the light, same focus: 55 / 45 has the same value (without the scaling, ¼).
+    half = np.where((yy + xx) % 2 == 0, 55, 45).astype(np.uint8)
+    assert sharpness(half) == pytest.approx(10485.76)
+
+
+def test_a_darker_copy_is_darker_not_blurrier_nor_coloured(photo):
+    # Linear light × 0.5 (exposure −1 EV), same focus and same colour of light.
+    lin = (photo.astype(np.float64) / 255.0) ** 2.2 * 0.5
+    darker = np.clip(np.round(255.0 * lin ** (1 / 2.2)), 0, 255).astype(np.uint8)
+    r = check_quality(darker, baseline=photo)
+    assert r["brightness"].status in ("warn", "fail")
+    assert r["blur"].status == "pass", r["blur"].message
+    assert r["colour_cast"].status == "pass", r["colour_cast"].message
 
 
 def test_overexposed_copy(photo):

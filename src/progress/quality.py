@@ -112,7 +112,7 @@ class _Stats:
 
 
 def sharpness(grey: np.ndarray) -> float:
-    """Variance of the Laplacian of a grey image (Pech-Pacheco et al., ICPR 2000).
+    """Variance of the Laplacian of a grey image at a common brightness.
 
     Parameters
     ----------
@@ -122,15 +122,28 @@ def sharpness(grey: np.ndarray) -> float:
     Returns
     -------
     float
-        ``Var(∇²I)`` with the 3×3 Laplacian kernel; larger is sharper. Only comparable
-        between photos at the same scale (``check_quality`` uses a 1500 px grid).
+        ``Var(∇²(128 I / mean(I)))`` with the 3×3 Laplacian kernel; larger is sharper.
+        Only comparable between photos at the same scale (``check_quality`` uses a
+        1500 px grid).
+
+    Notes
+    -----
+    The Laplacian variance of Pech-Pacheco et al. grows with the square of the image's
+    gain, so a darker photo of the same sharpness would read as blurrier. Scaling the
+    image to a mean of 128 first makes the measure independent of exposure (exactly for
+    a gain, approximately for the sRGB curve) and leaves it unchanged for a photo of mean
+    grey 128.
 
     References
     ----------
     Pech-Pacheco, Cristóbal, Chamorro-Martínez & Fernández-Valdivia, Diatom autofocusing in
     brightfield microscopy, ICPR 2000, doi:10.1109/ICPR.2000.903548.
     """
-    lap = cv2.Laplacian(np.asarray(grey, np.float32), cv2.CV_32F, ksize=1)
+    img = np.asarray(grey, np.float32)
+    mean = float(img.mean()) if img.size else 0.0
+    if mean > 1e-3:
+        img = img * np.float32(128.0 / mean)
+    lap = cv2.Laplacian(img, cv2.CV_32F, ksize=1)
     return float(lap.var())
 
 
@@ -352,8 +365,12 @@ def check_quality(
             "pass": f"Brightness matches the baseline (ΔL* {dl:+.1f}).",
         }[status]
         checks.append(QualityCheck("brightness", status, dl, msg))
-        da = float(s.mean_lab[1] - b.mean_lab[1])
-        db = float(s.mean_lab[2] - b.mean_lab[2])
+        # Colour at the baseline's exposure: under a gain k of linear light, L* + 16, a*
+        # and b* all scale by k^(1/3) (CIE 1976, above the linear toe), so the ratio takes
+        # the brightness change out and leaves the change of light colour.
+        k = (b.mean_lab[0] + 16.0) / max(float(s.mean_lab[0]) + 16.0, 1.0)
+        da = float(s.mean_lab[1] * k - b.mean_lab[1])
+        db = float(s.mean_lab[2] * k - b.mean_lab[2])
         worst = max(abs(da), abs(db))
         if worst > CAST_WARN:
             checks.append(
