@@ -191,12 +191,25 @@ def grid_region(mask: np.ndarray, *, scale_px_per_mm: float | None = None) -> Gr
     return _region(m.shape, m.astype(bool, copy=False), scale_px_per_mm)
 
 
-#: Interpolation of :func:`warp_to_grid`: Lanczos (8×8 taps) keeps fine texture. Bilinear
-#: interpolation at the grid's scale lowers GLCM contrast by 13–21 % and Ra by 3–6 % for a
-#: sub-pixel shift; OpenCV's bicubic (a = −0.75) raises them by about 2–4 %; Lanczos stays
-#: within about ±1.5 % (bench/README.md, "Warp interpolation").
+#: Interpolation of :func:`warp_to_grid` for the luma (which carries the texture):
+#: Lanczos (8×8 taps) keeps fine texture. Bilinear interpolation at the grid's scale
+#: lowers GLCM contrast by 13–21 % and Ra by 3–6 % for a sub-pixel shift; OpenCV's
+#: bicubic (a = −0.75) raises them by about 2–4 % and fine-line density by up to 0.3 of
+#: its repeatability limit; Lanczos stays within about ±1.5 % (bench/README.md, "Warp
+#: interpolation", and bench/bench_reference.py).
 WARP_INTERPOLATION = cv2.INTER_LANCZOS4
+#: Interpolation of the two chroma channels (B − Y', R − Y'): bicubic, a quarter of
+#: Lanczos' taps. Within 0.005 of the repeatability limits of an all-Lanczos warp on
+#: every metric (shifted and rotated 12 MP photos); bilinear chroma would lower the
+#: ΔE2000 spread by up to 0.24 of its limit.
+WARP_CHROMA_INTERPOLATION = cv2.INTER_CUBIC
 _TAPS = 4  # Lanczos4 reads floor(x) − 3 … floor(x) + 4
+# Gamma-encoded RGB → (Y', B − Y', R − Y') with the BT.601 luma weights, and back.
+_TO_LUMA_CHROMA = np.array(
+    [[0.299, 0.587, 0.114], [-0.299, -0.587, 0.886], [0.701, -0.587, -0.114]], np.float64
+)
+_FROM_LUMA_CHROMA = np.linalg.inv(_TO_LUMA_CHROMA).astype(np.float32)
+_TO_LUMA_CHROMA = _TO_LUMA_CHROMA.astype(np.float32)
 
 
 def warp_to_grid(moving: np.ndarray, matrix: np.ndarray, region: GridRegion) -> Grid:
@@ -237,8 +250,11 @@ def warp_to_grid(moving: np.ndarray, matrix: np.ndarray, region: GridRegion) -> 
     With ``A`` the grid → frame map of the region, ``M`` the moving → frame matrix and
     ``S`` the area shrink of the moving photo (factor ``r = G·√|det M|``, the grid pixels
     per moving pixel, when ``r < 1``), the grid pixel ``p`` takes the value of the shrunk
-    photo at ``S M⁻¹ A p``, interpolated with :data:`WARP_INTERPOLATION`. An identity
-    alignment therefore reproduces :func:`to_grid` up to the rounding of the output size.
+    photo at ``S M⁻¹ A p``, interpolated with :data:`WARP_INTERPOLATION` (Lanczos) in
+    the luma ``Y'`` and :data:`WARP_CHROMA_INTERPOLATION` (bicubic) in the colour
+    differences ``B − Y'``, ``R − Y'`` (half the cost of a Lanczos warp of R, G and B,
+    with the same texture values). An identity alignment therefore reproduces
+    :func:`to_grid` up to the rounding of the output size.
     """
     moving = _check_rgb(moving)
     m = np.asarray(matrix, dtype=np.float64)
@@ -281,14 +297,7 @@ def warp_to_grid(moving: np.ndarray, matrix: np.ndarray, region: GridRegion) -> 
         src, shrink = np.ascontiguousarray(crop), np.eye(3)
     to_src = shrink @ to_crop @ to_moving  # grid → source pixels
 
-    # Taps beyond the photo's edge mirror it (a grid pixel near the edge stays clean);
-    # the crop's margin keeps every other tap on real pixels.
-    flags = WARP_INTERPOLATION | cv2.WARP_INVERSE_MAP
-    border = cv2.BORDER_REFLECT_101
-    if affine:
-        out = cv2.warpAffine(src, to_src[:2], (gw, gh), flags=flags, borderMode=border)
-    else:
-        out = cv2.warpPerspective(src, to_src, (gw, gh), flags=flags, borderMode=border)
+    out = _warp_luma_chroma(src, to_src, (gh, gw), affine)
     valid = _inside(to_moving, (gh, gw), (h, w))
     grid_mask = region.mask & valid
     n = int(np.count_nonzero(grid_mask))
@@ -301,6 +310,36 @@ def warp_to_grid(moving: np.ndarray, matrix: np.ndarray, region: GridRegion) -> 
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+def _warp_luma_chroma(
+    src: np.ndarray, to_src: np.ndarray, shape: tuple[int, int], affine: bool
+) -> np.ndarray:
+    """Warp an RGB uint8 image with an inverse map: luma by Lanczos, chroma by bicubic.
+
+    The photo is split linearly into luma ``Y'`` and two colour differences (float32),
+    the three are warped, recombined and rounded. Interpolation is linear, so this
+    equals an RGB warp with :data:`WARP_INTERPOLATION` up to the chroma kernel, at
+    about half the cost (Lanczos reads 64 taps per channel, bicubic 16). Taps beyond
+    the photo's edge mirror it (a grid pixel near the edge stays clean).
+    """
+    gh, gw = shape
+    ycc = cv2.transform(src.astype(np.float32), _TO_LUMA_CHROMA)
+    luma = cv2.extractChannel(ycc, 0)
+    chroma = np.empty((*ycc.shape[:2], 2), np.float32)
+    cv2.mixChannels([ycc], [chroma], [1, 0, 2, 1])
+    border = cv2.BORDER_REFLECT_101
+    out = []
+    for channels, interp in ((luma, WARP_INTERPOLATION), (chroma, WARP_CHROMA_INTERPOLATION)):
+        flags = interp | cv2.WARP_INVERSE_MAP
+        if affine:
+            warped = cv2.warpAffine(channels, to_src[:2], (gw, gh), flags=flags, borderMode=border)
+        else:
+            warped = cv2.warpPerspective(channels, to_src, (gw, gh), flags=flags, borderMode=border)
+        out.append(warped)
+    rgb = cv2.transform(cv2.merge(out), _FROM_LUMA_CHROMA)
+    # Round to the nearest code value and clip to 0…255 in one pass (saturate_cast).
+    return cv2.add(rgb, (0.0, 0.0, 0.0, 0.0), dtype=cv2.CV_8U)
 
 
 def _check_rgb(rgb: np.ndarray) -> np.ndarray:
@@ -347,7 +386,8 @@ def _region(
     elif (out_w, out_h) == (cw, ch):
         small_mask = mask.copy()
     else:
-        share = cv2.resize(mask.astype(np.float32), (out_w, out_h), interpolation=_interp(factor))
+        weights = mask.view(np.uint8).astype(np.float32)
+        share = cv2.resize(weights, (out_w, out_h), interpolation=_interp(factor))
         small_mask = share >= MASK_INSIDE
     if int(small_mask.sum()) < MIN_REGION_PX:
         raise RegionError(
@@ -378,7 +418,14 @@ def _inside(m: np.ndarray, shape: tuple[int, int], src_shape: tuple[int, int]) -
     sh, sw = src_shape
     u = np.arange(gw, dtype=np.float64)
     v = np.arange(gh, dtype=np.float64)[:, None]
-    den = m[2, 0] * u + m[2, 1] * v + m[2, 2]
-    xs = (m[0, 0] * u + m[0, 1] * v + m[0, 2]) / den
-    ys = (m[1, 0] * u + m[1, 1] * v + m[1, 2]) / den
-    return (xs >= 0) & (xs <= sw - 1) & (ys >= 0) & (ys <= sh - 1)
+    xs = m[0, 0] * u + m[0, 1] * v + m[0, 2]
+    ys = m[1, 0] * u + m[1, 1] * v + m[1, 2]
+    if m[2, 0] != 0 or m[2, 1] != 0 or m[2, 2] != 1:  # projective: divide (else by 1)
+        den = m[2, 0] * u + m[2, 1] * v + m[2, 2]
+        xs /= den
+        ys /= den
+    ok = xs >= 0
+    ok &= xs <= sw - 1
+    ok &= ys >= 0
+    ok &= ys <= sh - 1
+    return ok

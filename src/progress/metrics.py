@@ -18,10 +18,10 @@ see :mod:`progress.grid`):
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -141,6 +141,32 @@ def metric(
     return register
 
 
+class cached_property:  # noqa: N801 - named after functools.cached_property
+    """``functools.cached_property`` without its lock.
+
+    On Python 3.11 the standard one holds one lock per property for *all* instances, so
+    photos analysed on several threads (``workflow.analyse_area``) wait for each other
+    at every shared intermediate. Each :class:`Prepared` is used by one analysis, whose
+    helper thread (:func:`_measure`) touches only intermediates that the calling thread
+    leaves alone until it has joined, so no lock is needed.
+    """
+
+    def __init__(self, func: Callable[[Any], Any]) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        if obj is None:
+            return self
+        value = self.func(obj)
+        obj.__dict__[self.name] = value  # found before this (non-data) descriptor next time
+        return value
+
+
 @dataclass
 class Prepared:
     """A photo region on the analysis grid, with the shared intermediate arrays.
@@ -196,9 +222,39 @@ class Prepared:
         return glcm.glcm_features(matrices)
 
     @cached_property
+    def _texture_input(self) -> tuple[np.ndarray, np.ndarray | None]:
+        # L* checked once for the three texture filters (float32, 0 outside the region).
+        return texture._check_inputs(self.lab[..., 0], self.mask, self.px_per_mm)
+
+    @cached_property
+    def _filled_l(self) -> np.ndarray:
+        # L* with the outside replaced by a smooth fill: shared by ridges and blobs.
+        work, m = self._texture_input
+        return texture._fill_outside(work, m, self.px_per_mm)
+
+    @cached_property
     def roughness(self) -> tuple[float, float]:
-        return texture.roughness(
-            self.lab[..., 0], self.mask, px_per_mm=self.px_per_mm, sigma_mm=ROUGHNESS_SIGMA_MM
+        work, m = self._texture_input
+        return texture._roughness(work, m, ROUGHNESS_SIGMA_MM * self.px_per_mm)
+
+    @cached_property
+    def fine_lines(self) -> float:
+        """:func:`progress.texture.fine_line_density` with its defaults."""
+        sigmas_px = [s * self.px_per_mm for s in texture.FINE_LINE_SIGMAS_MM]
+        return texture._fine_lines(
+            self._filled_l, self._texture_input[1], sigmas_px, texture.FINE_LINE_THRESHOLD
+        )
+
+    @cached_property
+    def pores(self) -> float:
+        """:func:`progress.texture.pore_density` with its defaults."""
+        return texture._pores(
+            self._filled_l,
+            self._texture_input[1],
+            float(self.px_per_mm),
+            texture.PORE_RADIUS_MM,
+            texture.PORE_N_SCALES,
+            texture.PORE_THRESHOLD,
         )
 
     @cached_property
@@ -279,16 +335,65 @@ def measure_grid(grid: Grid, *, metrics: list[str] | None = None) -> dict[str, f
     return _measure(Prepared(grid), [METRICS[n] for n in names])
 
 
+# The texture filters (about half of the metrics' time) and the intermediates of the
+# registered texture metrics that hold them: computed on a helper thread while the
+# calling thread computes the other metrics (OpenCV and NumPy release the GIL).
+_TEXTURE_INTERMEDIATES = {
+    "roughness_ra": "roughness",
+    "roughness_rq": "roughness",
+    "fine_line_density": "fine_lines",
+    "pore_density": "pores",
+}
+
+
+def _evaluate(item: Metric, prepared: Prepared) -> float:
+    try:
+        return float(item.func(prepared))
+    except (ValueError, ArithmeticError, IndexError) as exc:
+        log.warning("metric %s failed: %s", item.name, exc)
+        return float("nan")
+
+
+def _warm(prepared: Prepared, names: list[str]) -> None:
+    """Compute cached intermediates; a failure is left for the metric itself to report."""
+    with np.errstate(all="ignore"):
+        for name in names:
+            try:
+                getattr(prepared, name)
+            except Exception:  # noqa: BLE001 - recomputed (and reported) by the caller
+                pass
+
+
 def _measure(prepared: Prepared, chosen: list[Metric]) -> dict[str, float]:
+    """Evaluate the metrics; NaN (and a log line) for a metric that fails.
+
+    When OpenCV may use more than one thread (``cv2.getNumThreads() > 1``) and both
+    texture and other metrics are asked for, the texture intermediates are computed on
+    a helper thread meanwhile (results are the same, only sooner; in a process pool set
+    ``cv2.setNumThreads(1)`` in the workers to keep one thread per process).
+    """
+    texture_names = [m.name for m in chosen if m.name in _TEXTURE_INTERMEDIATES]
+    helper = None
+    if texture_names and len(texture_names) < len(chosen) and cv2.getNumThreads() > 1:
+        try:
+            _ = prepared.lab  # shared by everything: made before the threads split
+        except (ValueError, ArithmeticError, IndexError):
+            pass
+        else:
+            props = list(dict.fromkeys(_TEXTURE_INTERMEDIATES[n] for n in texture_names))
+            helper = threading.Thread(target=_warm, args=(prepared, props), daemon=True)
+            helper.start()
     values: dict[str, float] = {}
     with np.errstate(all="ignore"):
         for item in chosen:
-            try:
-                values[item.name] = float(item.func(prepared))
-            except (ValueError, ArithmeticError, IndexError) as exc:
-                log.warning("metric %s failed: %s", item.name, exc)
-                values[item.name] = float("nan")
-    return values
+            if helper is None or item.name not in _TEXTURE_INTERMEDIATES:
+                values[item.name] = _evaluate(item, prepared)
+        if helper is not None:
+            helper.join()
+            for item in chosen:
+                if item.name not in values:
+                    values[item.name] = _evaluate(item, prepared)
+    return {item.name: values[item.name] for item in chosen}
 
 
 # ---------------------------------------------------------------------------- texture
@@ -425,7 +530,7 @@ def fine_line_density(p: Prepared) -> float:
     Fixed scales and a fixed absolute threshold: every session is measured with the same
     ruler (no per-image normalisation).
     """
-    return texture.fine_line_density(p.lab[..., 0], p.mask, px_per_mm=p.px_per_mm)
+    return p.fine_lines
 
 
 @metric(
@@ -442,7 +547,7 @@ def pore_density(p: Prepared) -> float:
 
     Without a known scale the area is in nominal cm² (see :mod:`progress.grid`).
     """
-    return texture.pore_density(p.lab[..., 0], p.mask, px_per_mm=p.px_per_mm)
+    return p.pores
 
 
 # ------------------------------------------------------------------------------- tone

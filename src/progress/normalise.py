@@ -605,6 +605,36 @@ def _robust_mean(lin: np.ndarray) -> np.ndarray:
     return np.where(keep, lin, 0).sum(axis=0, dtype=np.float64) / keep.sum(axis=0)
 
 
+def _weighted_median(values: np.ndarray, counts: np.ndarray) -> float:
+    """``np.median`` of a sample given as distinct values and their counts (float32)."""
+    order = np.argsort(values, kind="stable")
+    v, c = values[order], np.cumsum(counts[order])
+    n = int(c[-1])
+    lo = v[np.searchsorted(c, (n - 1) // 2, side="right")]
+    hi = v[np.searchsorted(c, n // 2, side="right")]
+    return float(np.float32((lo + hi) / np.float32(2)))
+
+
+def _robust_mean_codes(px: np.ndarray) -> np.ndarray:
+    """:func:`_robust_mean` of ``LINEAR_LUT_8[px]`` for N×3 uint8 codes, from histograms.
+
+    Each channel takes at most 256 distinct values, so the medians, the spread and the
+    trimmed mean are computed over those values weighted by their counts: the same
+    numbers without sorting or copying the N pixels (a 400×400 px card: ~1 ms, not 25).
+    """
+    out = np.empty(3)
+    values = LINEAR_LUT_8
+    for c in range(3):
+        counts = np.bincount(px[:, c], minlength=256)
+        med = np.float32(_weighted_median(values, counts))
+        dev = np.abs(values - med)
+        mad = 1.4826 * _weighted_median(dev, counts)
+        tol = 4.0 * max(mad, 0.01 * float(med))
+        keep = dev <= tol
+        out[c] = float((counts[keep] * values[keep].astype(np.float64)).sum()) / counts[keep].sum()
+    return out
+
+
 def _card_correction(
     rgb: np.ndarray, mask: np.ndarray, reference: str, target_lightness: float | None
 ) -> ColourCorrection:
@@ -620,8 +650,7 @@ def _card_correction(
             f"{_CLIP_CODE}). Retake the photo with less exposure, or mark a grey card "
             "instead of a white one."
         )
-    lin = LINEAR_LUT_8[px]
-    card = _robust_mean(lin)
+    card = _robust_mean_codes(px) if px.dtype == np.uint8 else _robust_mean(LINEAR_LUT_8[px])
     if card.min() < _LIN_DARK:
         raise ColourError(
             "The card is too dark (a channel's mean is below 8-bit value 5): mark a grey "
@@ -634,8 +663,8 @@ def _card_correction(
     else:
         y_target = float(card @ _Y_WEIGHTS)
     gains = y_target / card
-    step = max(1, lin.shape[0] // 50_000)
-    corrected = np.clip(lin[::step] * gains.astype(np.float32), 0.0, 1.0)
+    step = max(1, px.shape[0] // 50_000)
+    corrected = np.clip(LINEAR_LUT_8[px[::step]] * gains.astype(np.float32), 0.0, 1.0)
     lab = linear_to_lab(corrected)
     neutral = lab * np.array([1.0, 0.0, 0.0], dtype=np.float32)
     residual = float(np.mean(delta_e2000(lab, neutral)))

@@ -17,7 +17,7 @@ from progress.grid import Grid, grid_region, to_grid, warp_to_grid
 from progress.metrics import measure_grid
 from progress.normalise import normalise_colour
 from progress.quality import QualityCheck, QualityReport, check_quality, quality_baseline
-from progress.registration import Alignment, align, warp
+from progress.registration import Alignment, _align_prepared, _prepare_reference, warp
 from progress.skin import skin_mask
 
 Box = tuple[int, int, int, int]
@@ -60,6 +60,13 @@ class Reference:
         if key not in self._derived:
             self._derived[key] = make()
         return self._derived[key]
+
+    def __getstate__(self) -> dict:
+        # The derived values are a cache (and hold OpenCV keypoints, which do not
+        # pickle): a copy sent to another process recomputes them.
+        state = dict(self.__dict__)
+        state["_derived"] = {}
+        return state
 
     @classmethod
     def from_photo(
@@ -213,8 +220,11 @@ def analyse(
     With a reference, the photo is aligned to it and measured on the warped photo inside
     the reference's region ∩ the pixels the warp covers, so every session is measured on
     the same skin. The photo is resampled once, straight onto the analysis grid of the
-    reference's region (:func:`progress.grid.warp_to_grid`: area shrink, then Lanczos
-    interpolation, which keeps fine texture). With a grey card, the photo is white-balanced on the card's
+    reference's region (:func:`progress.grid.warp_to_grid`: area shrink, then one warp,
+    Lanczos for the luma, which keeps fine texture, and bicubic for the chroma). The
+    reference's share of the alignment (its grey copies and keypoints), its quality
+    figures and its region on the grid are computed once per :class:`Reference` and
+    reused for every photo. With a grey card, the photo is white-balanced on the card's
     place in the reference frame and brought to the reference card's lightness (von Kries
     gains, :func:`progress.normalise_colour`), which removes changes of light and white
     balance but keeps the skin's own redness. A failed alignment (low confidence) still
@@ -228,7 +238,11 @@ def analyse(
         roi = "box" if box is not None else "skin"
         return Analysis(measure_grid(grid), _with(quality, extra), None, roi, info)
     if alignment is None:
-        alignment = align(reference.rgb, rgb)
+        # As progress.align(reference.rgb, rgb); the reference's grey copies and
+        # keypoints are made once per reference, not once per photo.
+        alignment = _align_prepared(
+            reference._once("align", lambda: _prepare_reference(reference.rgb)), rgb
+        )
     quality = check_quality(
         rgb, baseline=reference._once("quality", lambda: quality_baseline(reference.rgb))
     )

@@ -107,7 +107,34 @@ _MIN_PSR = 8.0
 _MIN_TILE_STD = 3.0
 
 
-@dataclass(frozen=True)
+class _OnDemand:
+    """``Alignment.warped`` / ``.valid``: given, or made from the moving photo on first use.
+
+    A data descriptor that raises ``AttributeError`` on class access, so that the
+    dataclass field it backs stays a required constructor argument.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Alignment | None, owner: type | None = None) -> np.ndarray:
+        if obj is None:
+            raise AttributeError(self.name)
+        value = obj.__dict__.get(self.name)
+        if value is None:
+            source = obj.__dict__.get("_source")
+            if source is None:
+                return value
+            warped, valid = warp(source[0], obj.matrix, source[1])
+            obj.__dict__.update(warped=warped, valid=valid, _source=None)
+            value = obj.__dict__[self.name]
+        return value
+
+    def __set__(self, obj: Alignment, value: np.ndarray | None) -> None:
+        obj.__dict__[self.name] = value
+
+
+@dataclass(frozen=True, repr=False)
 class Alignment:
     """The result of :func:`align` or :func:`align_from_points`.
 
@@ -141,11 +168,19 @@ class Alignment:
         Matches consistent with the fitted transform.
     model : str
         ``"similarity"``, ``"affine"`` or ``"homography"``.
+
+    Notes
+    -----
+    :func:`align` does not resample the moving photo: ``warped`` and ``valid`` are made
+    (with :func:`warp`) on their first use and then kept, so callers that only need
+    ``matrix`` (e.g. :func:`progress.pipeline.analyse`, which resamples straight onto
+    the analysis grid) never pay for a full-resolution warp. Until then the alignment
+    holds a reference to the moving photo: do not modify it in place.
     """
 
     matrix: np.ndarray
-    warped: np.ndarray
-    valid: np.ndarray
+    warped: np.ndarray = _OnDemand()  # type: ignore[assignment]
+    valid: np.ndarray = _OnDemand()  # type: ignore[assignment]
     confidence: float
     residual_px: float
     method: str
@@ -153,6 +188,18 @@ class Alignment:
     n_matches: int = 0
     n_inliers: int = 0
     model: str = "similarity"
+    # (moving photo, reference shape) while ``warped`` and ``valid`` are not made yet.
+    _source: tuple[np.ndarray, tuple[int, ...]] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    def __repr__(self) -> str:  # without the image arrays (and without making them)
+        return (
+            f"Alignment(method={self.method!r}, model={self.model!r}, "
+            f"confidence={self.confidence:.3f}, residual_px={self.residual_px:.3g}, "
+            f"n_matches={self.n_matches}, n_inliers={self.n_inliers}, "
+            f"matrix={np.asarray(self.matrix).round(6).tolist()})"
+        )
 
     @property
     def ok(self) -> bool:
@@ -450,6 +497,7 @@ def warp(
             "an H×W or H×W×C image of uint8, uint16, int16, float32 or float64."
         )
     h, w = int(shape[0]), int(shape[1])
+    moving, m = _crop_to_reach(moving, m, (h, w))
 
     def remap(img: np.ndarray) -> np.ndarray:
         if _is_affine(m):
@@ -470,6 +518,39 @@ def warp(
     return warped, valid
 
 
+def _crop_to_reach(
+    moving: np.ndarray, m: np.ndarray, shape: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The part of ``moving`` that a warp onto ``shape`` reads, and the matrix for it.
+
+    A small frame (e.g. a grey-card box) warped from a 12 MP photo needs a few thousand
+    pixels of it, not a full-size copy with an alpha channel. The crop is the bounding
+    box of the frame's corners mapped into the moving photo plus 2 pixels, so it holds
+    every bilinear tap that lies inside the photo: the warp is unchanged up to OpenCV's
+    1/32-pixel rounding of the shifted coordinates (±1 code value on under 1 % of the
+    pixels). Only when the map keeps the frame in front of the camera (positive
+    denominators at the corners) and the crop saves at least half of the photo.
+    """
+    mh, mw = moving.shape[:2]
+    h, w = shape
+    corners = np.array([[-0.5, -0.5, 1.0], [w - 0.5, -0.5, 1.0], [-0.5, h - 0.5, 1.0],
+                        [w - 0.5, h - 0.5, 1.0]])  # fmt: skip
+    back = corners @ np.linalg.inv(m).T
+    if not np.all(back[:, 2] > 1e-12):
+        return moving, m
+    xy = back[:, :2] / back[:, 2:]
+    if not np.all(np.isfinite(xy)):
+        return moving, m
+    x0 = int(np.clip(np.floor(xy[:, 0].min()) - 2, 0, mw))
+    y0 = int(np.clip(np.floor(xy[:, 1].min()) - 2, 0, mh))
+    x1 = int(np.clip(np.ceil(xy[:, 0].max()) + 3, 0, mw))
+    y1 = int(np.clip(np.ceil(xy[:, 1].max()) + 3, 0, mh))
+    if x1 - x0 < 2 or y1 - y0 < 2 or (x1 - x0) * (y1 - y0) > 0.5 * mw * mh:
+        return moving, m
+    shift = np.array([[1.0, 0.0, x0], [0.0, 1.0, y0], [0.0, 0.0, 1.0]])  # crop → moving
+    return moving[y0:y1, x0:x1], m @ shift
+
+
 # ---------------------------------------------------------------------------------------
 # Automatic alignment
 # ---------------------------------------------------------------------------------------
@@ -485,7 +566,9 @@ class _Level:
     work: np.ndarray  # uint8
     feat: np.ndarray  # uint8
     feat_clahe: np.ndarray  # uint8, contrast-limited adaptive histogram equalisation of feat
+    work_long_side: int = 1024
     _lcn: dict[str, np.ndarray] = field(default_factory=dict)
+    _keypoints: tuple | None = None  # SIFT (keypoints, descriptors) without a mask
 
     @classmethod
     def build(cls, image: np.ndarray, work_long_side: int) -> _Level:
@@ -499,7 +582,15 @@ class _Level:
         feat = _resize(work, 0.5) if half else work
         # CLAHE lifts the faint texture of skin above SIFT's contrast threshold.
         clahe = cv2.createCLAHE(clipLimit=_CLAHE_CLIP, tileGridSize=(8, 8))
-        return cls(grey.shape[:2], s_work, s_feat, work, feat, clahe.apply(feat))
+        return cls(grey.shape[:2], s_work, s_feat, work, feat, clahe.apply(feat), work_long_side)
+
+    def keypoints(self, sift: cv2.SIFT, mask: np.ndarray | None) -> tuple:
+        """SIFT keypoints and descriptors of the feature copy (kept when unmasked)."""
+        if mask is not None:
+            return sift.detectAndCompute(self.feat_clahe, mask)
+        if self._keypoints is None:
+            self._keypoints = sift.detectAndCompute(self.feat_clahe, None)
+        return self._keypoints
 
     def lcn(self, which: str) -> np.ndarray:
         if which not in self._lcn:
@@ -525,8 +616,8 @@ def _features(
 ) -> tuple[np.ndarray | None, int, int]:
     """Feature start at the feature scale: (matrix moving→reference or None, matches, inliers)."""
     sift = cv2.SIFT_create(nfeatures=_N_FEATURES)
-    kr, dr = sift.detectAndCompute(ref.feat_clahe, use_feat)
-    km, dm = sift.detectAndCompute(mov.feat_clahe, None)
+    kr, dr = ref.keypoints(sift, use_feat)
+    km, dm = mov.keypoints(sift, None)
     if dr is None or dm is None or len(kr) < 3 or len(km) < 3:
         return None, 0, 0
     matcher = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 4}, {"checks": 48})
@@ -800,18 +891,18 @@ def _mask_level(use: np.ndarray | None, s: float, shape: tuple[int, int]) -> np.
 
 
 def _failed(
-    reference: np.ndarray,
+    ref_shape: tuple[int, ...],
     moving: np.ndarray,
     reason: str,
     model: str,
     n_matches: int = 0,
     n_inliers: int = 0,
 ) -> Alignment:
-    m = _fit_frame(reference.shape[:2], moving.shape[:2])
-    warped, valid = warp(moving, m, reference.shape)
+    m = _fit_frame(ref_shape[:2], moving.shape[:2])
     return Alignment(
-        m, warped, valid, 0.0, math.nan, "identity", reason, n_matches, n_inliers, model
-    )
+        m, None, None, 0.0, math.nan, "identity", reason, n_matches, n_inliers, model,
+        _source=(moving, ref_shape),
+    )  # fmt: skip
 
 
 def align(
@@ -893,8 +984,9 @@ def align(
     noise of the tile shifts (a few hundredths of a work pixel on sharp photos; blur
     makes the Lucas-Kanade shifts underestimate).
 
-    Time for two 12 MP photos on 2 cores: about 0.3-0.4 s, a third of it for warping the
-    full-resolution photo (see ``bench/bench_align.py``).
+    Time for two 12 MP photos on 2 cores: about 0.12-0.17 s (``bench/bench_align.py``);
+    the full-resolution warp (``Alignment.warped``, another ~0.1 s) is made only when it
+    is first used.
 
     References
     ----------
@@ -925,9 +1017,38 @@ def align(
     if int(work_long_side) < 64:
         raise AlignmentError(f"work_long_side must be at least 64 pixels; got {work_long_side}.")
     use = _use_mask(mask, exclude, reference.shape[:2])
-
     ref = _Level.build(reference, int(work_long_side))
-    mov = _Level.build(moving, int(work_long_side))
+    return _align_levels(ref, moving, use, model, refine, int(work_long_side))
+
+
+def _prepare_reference(reference: np.ndarray, *, work_long_side: int = 1024) -> _Level:
+    """The reference's grey copies for :func:`_align_prepared` (reusable for many photos).
+
+    Its SIFT keypoints and local-contrast copies are computed on first use and kept.
+    """
+    return _Level.build(_check_image(reference, "reference"), int(work_long_side))
+
+
+def _align_prepared(ref: _Level, moving: np.ndarray) -> Alignment:
+    """:func:`align` with the defaults, against a reference from :func:`_prepare_reference`.
+
+    Gives the same result as ``align(reference, moving)`` without repeating the
+    reference's half of the work (grey copies, keypoints, local contrast) per photo.
+    """
+    moving = _check_image(moving, "moving")
+    return _align_levels(ref, moving, None, "similarity", True, ref.work_long_side)
+
+
+def _align_levels(
+    ref: _Level,
+    moving: np.ndarray,
+    use: np.ndarray | None,
+    model: str,
+    refine: bool,
+    work_long_side: int,
+) -> Alignment:
+    """The body of :func:`align` once the reference's level is built and inputs checked."""
+    mov = _Level.build(moving, work_long_side)
     use_feat = _mask_level(use, ref.s_feat, ref.feat.shape)
     if use_feat is not None:
         # Keypoint descriptors reach about 8 pixels: keep them off the excluded area.
@@ -953,7 +1074,7 @@ def align(
             why_not += " These photos may not show the same skin."
             m_full = _fit_frame(ref.shape, mov.shape)
     if why_not is not None and not refine:
-        return _failed(reference, moving, why_not, model, n_matches, n_inl)
+        return _failed(ref.shape, moving, why_not, model, n_matches, n_inl)
     from_features = why_not is None
 
     rho = math.nan
@@ -977,9 +1098,9 @@ def align(
                 method = "ecc" if not from_features else "sift+ransac+ecc"
         if not from_features:
             if math.isnan(rho) or rho < _ECC_MIN_RHO:
-                return _failed(reference, moving, why_not, model, n_matches, n_inl)
+                return _failed(ref.shape, moving, why_not, model, n_matches, n_inl)
             if _plausibility(m_full, ref.shape, mov.shape, model) is not None:
-                return _failed(reference, moving, why_not, model, n_matches, n_inl)
+                return _failed(ref.shape, moving, why_not, model, n_matches, n_inl)
 
     overlap = _overlap(m_full, ref.shape, mov.shape)
     if overlap < _MIN_OVERLAP:
@@ -987,7 +1108,7 @@ def align(
             f"The photos would overlap on only {overlap:.0%} of the reference: "
             "they may not show the same skin."
         )
-        return _failed(reference, moving, reason, model, n_matches, n_inl)
+        return _failed(ref.shape, moving, reason, model, n_matches, n_inl)
 
     # Tile checks at the work scale; their shifts also give a last fine correction.
     w_work = s_mov_w @ np.linalg.inv(m_full) @ np.linalg.inv(s_ref_w)
@@ -1010,20 +1131,21 @@ def align(
     residual = res_work / ref.s_work if n_agree else math.nan
 
     if not from_features and confidence < CONFIDENCE_OK:
-        return _failed(reference, moving, why_not, model, n_matches, n_inl)
+        return _failed(ref.shape, moving, why_not, model, n_matches, n_inl)
     counts = (n_matches, n_inl, n_usable, n_agree)
     scores = (f_feat, f_check, f_ecc, f_grad)
     if confidence < _CONFIDENCE_FAIL:
         reason = _reason(counts, residual, from_features, scores, failed=True)
-        return _failed(reference, moving, reason, model, n_matches, n_inl)
+        return _failed(ref.shape, moving, reason, model, n_matches, n_inl)
     reason = _reason(counts, residual, from_features, scores, failed=False)
 
     if model == "similarity":
         m_full = _to_similarity(m_full, mov.shape)
-    warped, valid = warp(moving, m_full, reference.shape)
+    # The warp is made on first use of ``warped`` / ``valid`` (see Alignment's notes).
     return Alignment(
-        m_full, warped, valid, confidence, residual, method, reason, n_matches, n_inl, model
-    )
+        m_full, None, None, confidence, residual, method, reason, n_matches, n_inl, model,
+        _source=(moving, ref.shape),
+    )  # fmt: skip
 
 
 def _reason(
