@@ -199,11 +199,14 @@ def test_unreadable_file(tmp_path):
 
 
 def test_wrong_argument_types_and_limits(tmp_path):
-    with pytest.raises(TypeError, match="path, bytes or a binary file object"):
-        load_image(12345)  # type: ignore[arg-type]
+    for bad, kind in ((12345, "int"), (None, "NoneType"), ([b"\xff\xd8"], "list")):
+        with pytest.raises(
+            ImageError, match=rf"accepts a path .* bytes .* binary file object .*got {kind}\."
+        ):
+            load_image(bad)  # type: ignore[arg-type]
     text_path = tmp_path / "t.txt"
     text_path.write_text("hello")
-    with open(text_path, encoding="utf-8") as fh, pytest.raises(TypeError, match="binary mode"):
+    with open(text_path, encoding="utf-8") as fh, pytest.raises(ImageError, match="binary mode"):
         load_image(fh)  # type: ignore[arg-type]
     for bad in (0, -1, 1.5, True, "10"):
         with pytest.raises(ValueError, match="max_pixels must be a positive integer"):
@@ -237,10 +240,23 @@ def test_pixel_limit_boundary():
 
 
 def test_pillow_bomb_guard_caps_a_larger_max_pixels():
-    # 144 MP is above Pillow's warning threshold (89,478,485 px by default): the warning
-    # becomes an ImageError even though max_pixels would allow it.
-    with pytest.raises(ImageError, match=r"144,000,000, more than the limit of 89,478,485"):
-        load_image(one_bit_png(12_000, 12_000), max_pixels=200_000_000)
+    # 196 MP is above Pillow's hard limit, 2 × 89,478,485 = 178,956,970 px by default:
+    # an ImageError even though max_pixels would allow it.
+    with pytest.raises(ImageError, match=r"196,000,000, more than the limit of 178,956,970"):
+        load_image(one_bit_png(14_000, 14_000), max_pixels=200_000_000)
+
+
+def test_default_limit_takes_50_and_108_mp_phone_photos():
+    # 8160 × 6144 = 50,135,040 px (50 MP mode) and 12000 × 9000 = 108,000,000 px (108 MP
+    # mode, above Pillow's 89.5 MP warning) load; 11000 × 11000 = 121 MP does not.
+    assert load_image.__kwdefaults__["max_pixels"] == 120_000_000
+    for w, h in ((8160, 6144), (12_000, 9_000)):
+        photo = load_image(one_bit_png(w, h))
+        assert photo.rgb.shape == (h, w, 3)
+        assert photo.rgb[::997, ::997].max() == 0
+        del photo
+    with pytest.raises(ImageError, match=r"121,000,000, more than the limit of 120,000,000"):
+        load_image(one_bit_png(11_000, 11_000))
 
 
 def test_no_warning_escapes_and_filters_are_restored():
@@ -673,3 +689,116 @@ def test_loaded_photo_round_trips_through_jpeg_and_downscale():
     assert np.abs(small[0, :, 0].astype(int) - (np.arange(32) * 2 + 0.5)).max() <= 1
     again = load_image(to_jpeg_bytes(small, quality=95))
     assert again.format == "JPEG" and np.abs(again.rgb.astype(int) - small).max() <= 3
+
+
+# ---------------------------------------------------------------------------------------
+# Colour: NCLX colour box of HEIC files (no ICC profile)
+# ---------------------------------------------------------------------------------------
+
+
+def heic_with_nclx(code, primaries, transfer):
+    import pillow_heif
+
+    arr = np.full((32, 32, 3), code, np.uint8)
+    buf = io.BytesIO()
+    heif = pillow_heif.from_bytes(mode="RGB", size=(32, 32), data=arr.tobytes())
+    nclx = {
+        "color_primaries": primaries,
+        "transfer_characteristics": transfer,
+        "matrix_coefficients": 6,
+        "full_range_flag": 1,
+    }
+    heif.save(buf, quality=-1, nclx_profile=nclx)  # quality -1: lossless
+    return buf.getvalue()
+
+
+# Worked by hand. Display P3 (200, 150, 100), sRGB curve: linear (0.5776, 0.3049, 0.1274);
+# P3 → sRGB matrix [[1.2249, −0.2249, 0], [−0.0421, 1.0421, 0], [−0.0196, −0.0786,
+# 1.0983]] (published, see test_derived_matrices_match_published_ones) → (0.6389, 0.2934,
+# 0.1046) → sRGB-encoded × 255 = (209.2, 147.4, 91.0). P3 (0, 128, 0): linear G 0.2158 →
+# (−0.0485, 0.2249, −0.0170) → clip → (0, 0.2249, 0) → (0, 130.4, 0).
+# BT.2020 (200, 150, 100) with the BT.709 curve: linear (0.6153, 0.3523, 0.1670); BT.2020
+# → sRGB [[1.6605, −0.5876, −0.0728], [−0.1246, 1.1329, −0.0083], [−0.0182, −0.1006,
+# 1.1187]] (ITU-R BT.2087) → (0.8025, 0.3211, 0.1402) → (231.4, 153.6, 104.6).
+NCLX_CASES = [
+    ((200, 150, 100), 12, 13, (209, 147, 91)),
+    ((0, 128, 0), 12, 13, (0, 130, 0)),
+    ((200, 150, 100), 9, 14, (231, 154, 105)),
+    ((200, 150, 100), 1, 1, (200, 150, 100)),  # BT.709 primaries = sRGB's: unchanged
+    ((200, 150, 100), 2, 2, (200, 150, 100)),  # unspecified: taken as sRGB
+]
+
+
+@pytest.mark.parametrize(("code", "primaries", "transfer", "srgb_code"), NCLX_CASES)
+def test_heic_nclx_colour_box_is_converted(code, primaries, transfer, srgb_code):
+    photo = load_image(heic_with_nclx(code, primaries, transfer), name="p3.heic")
+    assert photo.format == "HEIF"
+    assert photo.icc_converted == (primaries in (9, 12))
+    assert np.abs(photo.rgb.astype(int) - srgb_code).max() <= 1, photo.rgb[0, 0]
+
+
+# ---------------------------------------------------------------------------------------
+# reduce_to and Photo.decode_scale
+# ---------------------------------------------------------------------------------------
+
+
+def quadrant_image(w, h):
+    """Four flat quadrants of known colours (even sizes: quadrant edges on 8-px blocks)."""
+    arr = np.empty((h, w, 3), np.uint8)
+    arr[: h // 2, : w // 2] = (200, 40, 40)
+    arr[: h // 2, w // 2 :] = (40, 200, 40)
+    arr[h // 2 :, : w // 2] = (40, 40, 200)
+    arr[h // 2 :, w // 2 :] = (128, 128, 128)
+    return arr
+
+
+@pytest.mark.parametrize(
+    ("reduce_to", "size", "scale"),
+    [
+        (None, (640, 480), 1.0),
+        (1000, (640, 480), 1.0),
+        (320, (320, 240), 0.5),
+        (100, (160, 120), 0.25),
+        (80, (80, 60), 0.125),
+        (1, (80, 60), 0.125),
+    ],
+)
+def test_reduce_to_decodes_a_jpeg_smaller(reduce_to, size, scale):
+    # 640 px long side: 1/2 → 320, 1/4 → 160, 1/8 → 80; the smallest not below reduce_to.
+    data = encode(Image.fromarray(quadrant_image(640, 480)), "JPEG", quality=95)
+    photo = load_image(data, reduce_to=reduce_to)
+    assert photo.size == size
+    assert photo.original_size == (640, 480)
+    assert photo.decode_scale == scale
+    w, h = size
+    for (y, x), colour in zip(
+        ((h // 4, w // 4), (h // 4, 3 * w // 4), (3 * h // 4, w // 4), (3 * h // 4, 3 * w // 4)),
+        ((200, 40, 40), (40, 200, 40), (40, 40, 200), (128, 128, 128)),
+        strict=True,
+    ):
+        assert np.abs(photo.rgb[y, x].astype(int) - colour).max() <= 4
+
+
+def test_reduce_to_odd_size_orientation_and_pillow_path():
+    # 401 × 301 turned by EXIF orientation 6, reduced 2×: ceil(401/2) = 201, ceil(301/2)
+    # = 151, upright (151 wide, 201 high); the scale is exactly 1/2, not 201/401.
+    arr = quadrant_image(401, 301)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = encode(Image.fromarray(arr), "JPEG", quality=95, exif=exif.tobytes())
+    photo = load_image(data, reduce_to=200)
+    assert photo.size == (151, 201)
+    assert photo.decode_scale == 0.5
+    # A JPEG with an ICC profile goes through Pillow (draft mode): reduced the same way.
+    icc = encode(Image.fromarray(arr), "JPEG", quality=95, icc_profile=display_p3_icc())
+    photo = load_image(icc, reduce_to=100)
+    assert photo.size == (101, 76) and photo.decode_scale == 0.25 and photo.icc_converted
+
+
+def test_reduce_to_is_ignored_for_other_formats():
+    png = encode(Image.fromarray(quadrant_image(640, 480)), "PNG")
+    photo = load_image(png, reduce_to=100)
+    assert photo.size == (640, 480) and photo.decode_scale == 1.0
+    for bad in (0, -5, 2.5, True):
+        with pytest.raises(ValueError, match="reduce_to must be a positive integer"):
+            load_image(png, reduce_to=bad)  # type: ignore[arg-type]

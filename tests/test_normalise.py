@@ -288,6 +288,40 @@ def test_white_card_goes_to_linear_0_9():
     assert_allclose(_mean_lab(out, CARD_INNER), [95.997, 0, 0], atol=0.4)
 
 
+# A grey card under CIE illuminant A (tungsten, 2856 K) with the camera's white balance
+# fixed at daylight, worked by hand: A's xy (0.44757, 0.40745) → XYZ (1.09847, 1,
+# 0.35582) → linear sRGB with the IEC 61966-2-1 matrix [[3.2406, −1.5372, −0.4986],
+# [−0.9689, 1.8758, 0.0415], [0.0557, −0.2040, 1.0570]] = (1.8451, 0.8263, 0.2333),
+# luminance 1.000: a strong orange cast that a real card shows.
+TUNGSTEN_CAST = np.array([1.8451, 0.8263, 0.2333])
+
+
+def test_grey_card_under_tungsten_is_accepted_and_neutralised():
+    photo, _ = _card_scene((128, 128, 128), seed=4, gains=TUNGSTEN_CAST)
+    out, corr = normalise_colour(photo, reference_region=CARD)
+    card = _mean_lab(out, CARD_INNER)
+    assert abs(card[1]) < 0.7 and abs(card[2]) < 0.7
+    ratio = np.diag(corr.matrix) * TUNGSTEN_CAST
+    assert_allclose(ratio / ratio.mean(), 1.0, atol=0.01)
+
+
+def test_coloured_region_is_refused_as_a_card():
+    # The reviewer's case: an orange square marked as the card would need gains
+    # 0.41 / 1.51 / 11.1. Its chroma, from skimage: C*ab of sRGB (200, 110, 40).
+    img = np.full((200, 200, 3), 150, np.uint8)
+    img[:100, :100] = (200, 110, 40)
+    lab = rgb2lab(np.array([[[200, 110, 40]]]) / 255.0)[0, 0]
+    chroma = round(float(np.hypot(lab[1], lab[2])))
+    assert 55 < chroma < 65
+    with pytest.raises(ColourError, match=rf"not a grey or white card.*C\*ab {chroma}\b"):
+        normalise_colour(img, reference_region=(0, 0, 100, 100))
+    # Green, magenta and cyan cards: no lamp gives a grey card these colours.
+    for colour in ((80, 160, 80), (150, 100, 150), (60, 180, 200)):
+        photo, _ = _card_scene(colour, gains=np.ones(3))
+        with pytest.raises(ColourError, match="not a grey or white card"):
+            normalise_colour(photo, reference_region=CARD)
+
+
 def test_over_exposed_card_raises():
     photo, _ = _card_scene((250, 250, 250), gains=np.array([1.1, 1.0, 0.9]))
     with pytest.raises(ColourError, match="over-exposed"):

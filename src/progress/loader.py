@@ -35,6 +35,12 @@ Conversions (every result is ``H×W×3`` ``uint8`` sRGB, C-contiguous)
   the gamut boundary. For the matrix/TRC profiles of phones, perceptual intent is not
   defined and LittleCMS would use the colorimetric transform anyway. A profile that is
   unreadable or does not fit the image is ignored (the data are taken as sRGB).
+- A HEIC/HEIF without ICC profile but with an NCLX colour box (ITU-T H.273 code points,
+  what Android phones and iPhones write) whose primaries are Display P3 (12) or BT.2020
+  (9) is converted to sRGB by a 3×3 matrix in linear light (the two white points are
+  both D65), after decoding its transfer curve (13: sRGB; 1, 6, 14, 15: BT.709), clipped
+  to the sRGB gamut. Primaries 1 (BT.709, i.e. sRGB's) and 2 (unspecified) are taken as
+  sRGB; other primaries are not converted.
 - EXIF that cannot be parsed is ignored: it never makes a load fail.
 
 Refusals (:class:`progress.errors.ImageError`, message names the file and the reason)
@@ -51,6 +57,10 @@ References
 - ICC.1:2022 (profile version 4.4), *Image technology colour management*.
 - IEC 61966-2-1:1999, *Default RGB colour space: sRGB*.
 - Adobe Systems (2005), *Adobe RGB (1998) Color Image Encoding*, version 2005-05.
+- ITU-T H.273 (2016), *Coding-independent code points for video signal type
+  identification* (colour primaries and transfer characteristics of the NCLX box).
+- SMPTE RP 177-1993, *Derivation of Basic Television Color Equations* (RGB → XYZ matrix
+  from the primaries and white point).
 - SMPTE EG 432-1:2010, *Digital Source Processing: Color Processing for D-Cinema*
   (the P3 primaries of Display P3, which uses a D65 white and the sRGB curve).
 """
@@ -77,6 +87,7 @@ from PIL import Image, ImageCms, UnidentifiedImageError
 from progress.errors import ImageError
 
 __all__ = [
+    "DEFAULT_MAX_PIXELS",
     "MAX_ASPECT_RATIO",
     "MIN_SIDE",
     "SUPPORTED_EXTENSIONS",
@@ -101,6 +112,11 @@ SUPPORTED_EXTENSIONS: tuple[str, ...] = (
     "bmp",
 )
 
+#: Default largest ``width × height`` accepted by :func:`load_image`: 120 MP, above the
+#: 108 MP (12000 × 9000) and 50 MP (8160 × 6144) modes of phone cameras; a 200 MP mode
+#: needs ``max_pixels`` raised (Pillow's hard cap, ``2 × Image.MAX_IMAGE_PIXELS`` =
+#: 178,956,970 px, still applies).
+DEFAULT_MAX_PIXELS = 120_000_000
 #: Smallest accepted width and height, in pixels.
 MIN_SIDE = 16
 #: Largest accepted ratio of the long side to the short side.
@@ -160,7 +176,8 @@ class Photo:
     orientation : int
         EXIF orientation (1–8) that was applied; 1 when absent or invalid.
     icc_converted : bool
-        True when an embedded ICC profile was used to convert the pixels to sRGB.
+        True when an embedded ICC profile, or a HEIF's NCLX colour box (Display P3,
+        BT.2020), was used to convert the pixels to sRGB.
 
     Notes
     -----
@@ -185,8 +202,17 @@ class Photo:
 
     @property
     def decode_scale(self) -> float:
-        """Pixels of ``rgb`` per stored pixel: 1, or 1/2, 1/4, 1/8 with ``reduce_to``."""
-        return max(self.rgb.shape[:2]) / max(self.original_size)
+        """Pixels of ``rgb`` per stored pixel: 1, or exactly 1/2, 1/4, 1/8 with ``reduce_to``.
+
+        A JPEG reduced ``k`` times has ``ceil(L / k)`` pixels on a side of ``L``; the
+        ``k`` whose ``ceil(L / k)`` gives ``rgb``'s long side is returned as ``1 / k``
+        (these are distinct for every side of at least 16 px).
+        """
+        stored, decoded = max(self.original_size), max(self.rgb.shape[:2])
+        for k in (1, 2, 4, 8):
+            if -(-stored // k) == decoded:
+                return 1.0 / k
+        return decoded / stored
 
 
 # ---------------------------------------------------------------------------------------
@@ -198,7 +224,7 @@ def load_image(
     source: str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO,
     *,
     name: str | None = None,
-    max_pixels: int = 50_000_000,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
     max_bytes: int = 200 * 2**20,
     reduce_to: int | None = None,
 ) -> Photo:
@@ -215,9 +241,14 @@ def load_image(
         never used to open anything. Default: the path's base name, else the file
         object's ``.name``, else ``"upload"``.
     max_pixels : int, optional
-        Largest accepted ``width × height``, checked from the header before decoding.
-        Pillow's own decompression-bomb guard (``Image.MAX_IMAGE_PIXELS``, 89.5 MP by
-        default) still applies, so limits above it are capped there.
+        Largest accepted ``width × height``, checked from the header before any pixel
+        is decoded (the decompression-bomb guard). Default
+        :data:`DEFAULT_MAX_PIXELS` = 120,000,000: every phone mode up to 108 MP
+        (12000 × 9000) loads. Pillow's hard cap (``2 × Image.MAX_IMAGE_PIXELS``,
+        178,956,970 px by default) still applies, so larger limits are capped there.
+        Memory: a 108 MP JPEG without ICC profile peaks at about 0.4 GB; with an
+        ICC profile (Pillow path) at about 1.5 GB (measured). ``reduce_to`` avoids both
+        when the full resolution is not needed.
     max_bytes : int, optional
         Largest accepted file size in bytes.
     reduce_to : int, optional
@@ -241,8 +272,8 @@ def load_image(
         The file is missing, empty, too large, not an image, of an unsupported kind,
         truncated or corrupt, has too many pixels, is smaller than 16 px on a side, or
         has an aspect ratio beyond 20:1. The message names the file and the reason.
-    TypeError
-        ``source`` is of an unsupported type, or a file object was opened in text mode.
+        Also when ``source`` is not a path, bytes or a binary file object (``None``, a
+        number, a list, a file opened in text mode).
     ValueError
         ``max_pixels``, ``max_bytes`` or ``reduce_to`` is not a positive integer.
 
@@ -460,8 +491,10 @@ def _read_source(source: Any, *, name: str | None, max_bytes: int) -> tuple[byte
             name = os.fsdecode(raw_name)
         display = _display_name(name)
         return _read_stream(source, display, max_bytes), display
-    raise TypeError(
-        f"load_image needs a path, bytes or a binary file object, got {type(source).__name__}."
+    raise ImageError(
+        "load_image accepts a path (str or os.PathLike), the file's bytes (bytes, "
+        "bytearray, memoryview) or a binary file object (open(path, 'rb'), an upload); "
+        f"got {type(source).__name__}."
     )
 
 
@@ -498,7 +531,10 @@ def _read_stream(fh: Any, display: str, max_bytes: int, *, first: int | None = N
         chunk = fh.read(min(size, max_bytes + 1 - total))
         size = _READ_CHUNK
         if isinstance(chunk, str):
-            raise TypeError("load_image needs a file opened in binary mode ('rb'), not text.")
+            raise ImageError(
+                f"'{display}' was opened as text: load_image needs a file opened in binary "
+                "mode (open(path, 'rb')), the file's bytes or a path."
+            )
         if not chunk:
             break
         chunks.append(bytes(chunk))
@@ -528,10 +564,15 @@ def _register_heif() -> bool:
 
 @contextlib.contextmanager
 def _pillow_guard() -> Iterator[None]:
-    """Serialise decoding; silence Pillow's warnings but raise the bomb warning."""
+    """Serialise decoding; silence Pillow's warnings.
+
+    Pillow's decompression-bomb *warning* (above ``Image.MAX_IMAGE_PIXELS``, 89.5 MP) is
+    silenced too: ``max_pixels``, checked from the header before decoding, is the guard
+    (it would otherwise refuse 108 MP phone photos). Pillow's *error* (above twice that)
+    still stops the open.
+    """
     with _PILLOW_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
         yield
 
 
@@ -640,7 +681,8 @@ def _decode_opened(
         )
     try:
         if scale > 1:
-            im.draft(im.mode, (-(-width // scale), -(-height // scale)))
+            # Pillow picks the largest k ≤ min(W // w, H // h): floor sizes ask for k.
+            im.draft(im.mode, (max(1, width // scale), max(1, height // scale)))
         # Decode before reading EXIF: some plugins decode inside getexif(), and a failed
         # decode retried later can "succeed" with blank pixels.
         if im.tell() != 0:
@@ -669,6 +711,8 @@ def _decode_opened(
     if applied in _ORIENTATION_TRANSPOSE:
         rgb_im = rgb_im.transpose(_ORIENTATION_TRANSPOSE[applied])
     rgb = np.array(rgb_im, dtype=np.uint8, order="C", copy=True)
+    if not converted and rgb_im.mode == "RGB":
+        converted = _nclx_to_srgb(rgb, im.info.get("nclx_profile"))
     if rgb.ndim != 3 or rgb.shape[2] != 3:  # pragma: no cover - guarded by _to_srgb
         raise ImageError(f"'{display}' decoded to an unexpected shape {rgb.shape}.")
     return Photo(
@@ -708,7 +752,8 @@ def _check_geometry(display: str, width: int, height: int, max_pixels: int) -> N
 def _bomb(display: str, detail: str, max_pixels: int) -> ImageError:
     found = re.search(r"\((\d+) pixels\)", detail)
     count = f"{int(found.group(1)):,}" if found else "more than Pillow allows"
-    limit = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
+    cap = 2 * Image.MAX_IMAGE_PIXELS if Image.MAX_IMAGE_PIXELS else max_pixels
+    limit = min(max_pixels, cap)
     return ImageError(
         f"'{display}' has too many pixels: {count}, more than the limit of {limit:,} "
         "(a possible decompression bomb); downscale it before uploading."
@@ -841,6 +886,9 @@ def _to_srgb(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bool]:
             space = profile.profile.xcolor_space.strip().upper()
             if space == _COLOUR_SPACE_OF_MODE[im.mode]:
                 transform = ImageCms.buildTransform(profile, srgb, im.mode, "RGB", intent)
+                if im.mode == "RGB":  # in place: a 108 MP copy is 0.4 GB
+                    ImageCms.applyTransform(im, transform, inPlace=True)
+                    return im, True
                 return ImageCms.applyTransform(im, transform), True
         except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
             pass  # an unreadable or unfitting profile is ignored: data taken as sRGB
@@ -851,6 +899,77 @@ def _to_srgb(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bool]:
     if im.mode == "RGB":
         return im, False
     return im.convert("RGB"), False
+
+
+# CIE xy chromaticities (red, green, blue, white) of the ITU-T H.273 colour primaries
+# that are converted; 1 (BT.709 = sRGB) and 2 (unspecified) are taken as sRGB.
+_NCLX_PRIMARIES: dict[int, tuple[tuple[float, float], ...]] = {
+    # BT.2020 / BT.2100
+    9: ((0.708, 0.292), (0.170, 0.797), (0.131, 0.046), (0.3127, 0.3290)),
+    # SMPTE EG 432-1 (P3-D65, "Display P3")
+    12: ((0.680, 0.320), (0.265, 0.690), (0.150, 0.060), (0.3127, 0.3290)),
+}
+_SRGB_PRIMARIES = ((0.640, 0.330), (0.300, 0.600), (0.150, 0.060), (0.3127, 0.3290))
+# H.273 transfer characteristics using the BT.709 / BT.2020 OETF (1, 6, 14, 15).
+_BT709_TRANSFERS = frozenset({1, 6, 14, 15})
+
+
+def _rgb_to_xyz_matrix(primaries: tuple[tuple[float, float], ...]) -> np.ndarray:
+    """RGB → XYZ matrix of a colour space given by its xy primaries and white (SMPTE RP 177)."""
+    xyz = np.array([[x / y, 1.0, (1.0 - x - y) / y] for x, y in primaries]).T
+    scale = np.linalg.solve(xyz[:, :3], xyz[:, 3])
+    return xyz[:, :3] * scale
+
+
+def _decode_lut(transfer: int) -> np.ndarray:
+    """Code value 0–255 → linear light, float32, for an H.273 transfer characteristic."""
+    v = np.arange(256, dtype=np.float64) / 255.0
+    if transfer in _BT709_TRANSFERS:
+        lin = np.where(v < 0.081, v / 4.5, ((v + 0.099) / 1.099) ** (1 / 0.45))
+    else:  # 13 (sRGB, Display P3) and anything else: the sRGB curve
+        lin = np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+    return lin.astype(np.float32)
+
+
+@functools.cache
+def _srgb_encode_lut() -> np.ndarray:
+    """Linear light quantised to 1/65535 → sRGB 8-bit code (IEC 61966-2-1)."""
+    lin = np.arange(65536, dtype=np.float64) / 65535.0
+    v = np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055)
+    return np.floor(v * 255.0 + 0.5).astype(np.uint8)
+
+
+def _nclx_to_srgb(rgb: np.ndarray, nclx: Any) -> bool:
+    """Convert ``rgb`` in place from the NCLX colour space of a HEIF to sRGB.
+
+    Phones tag HEIC photos with an NCLX colour box (ITU-T H.273 code points) instead of
+    an ICC profile. For primaries 12 (Display P3) and 9 (BT.2020): decode the transfer
+    curve (13: sRGB; 1, 6, 14, 15: BT.709), apply ``M = M_sRGB⁻¹ · M_src`` in linear
+    light (both white points are D65, so no adaptation is needed), clip to the sRGB
+    gamut [0, 1] and encode with the sRGB curve. Other primaries are left as they are.
+    True when converted.
+    """
+    if not isinstance(nclx, dict):
+        return False
+    try:
+        primaries = int(nclx.get("color_primaries", 2))
+        transfer = int(nclx.get("transfer_characteristics", 13))
+    except (TypeError, ValueError):
+        return False
+    if primaries not in _NCLX_PRIMARIES:
+        return False
+    m = np.linalg.solve(
+        _rgb_to_xyz_matrix(_SRGB_PRIMARIES), _rgb_to_xyz_matrix(_NCLX_PRIMARIES[primaries])
+    ).astype(np.float32)
+    lut = _decode_lut(transfer)
+    encode = _srgb_encode_lut()
+    rows = max(1, 2**20 // max(1, rgb.shape[1]))  # ~1 MP per block: bounded memory
+    for y0 in range(0, rgb.shape[0], rows):
+        block = rgb[y0 : y0 + rows]
+        lin = lut[block] @ m.T
+        np.clip(lin, 0.0, 1.0, out=lin)
+        block[...] = encode[(lin * 65535.0 + 0.5).astype(np.uint16)]
+    return True
 
 
 # ---------------------------------------------------------------------------------------

@@ -90,6 +90,13 @@ _LIN_CLIP = float(LINEAR_LUT_8[_CLIP_CODE])
 _LIN_DARK = float(LINEAR_LUT_8[5])
 _CARD_CLIPPED_MAX = 0.01  # share of clipped card pixels tolerated (sensor noise)
 _CARD_MIN_PIXELS = 16
+# A grey card can only take its colour from the light: refuse a region whose mean
+# chromaticity is farther than this from the Planckian locus (CIE 1960 uv) ...
+_CARD_MAX_DUV = 0.02
+# ... warmer than this light (a camera set to daylight under a 2500 K lamp) ...
+_CARD_WARMEST_K = 2500.0
+# ... or that needs a channel gain outside [1/_CARD_MAX_GAIN, _CARD_MAX_GAIN].
+_CARD_MAX_GAIN = 8.0
 _WHITE_TARGET = 0.9  # linear value a white card is mapped to (L* ≈ 96)
 _METHODS = ("grey-card", "white-card", "chart")
 
@@ -635,6 +642,53 @@ def _robust_mean_codes(px: np.ndarray) -> np.ndarray:
     return out
 
 
+def _planck_uv(kelvin: np.ndarray) -> np.ndarray:
+    """CIE 1960 (u, v) of a black body (Krystek 1985 rational approximation)."""
+    t = np.asarray(kelvin, dtype=np.float64)
+    u = (0.860117757 + 1.54118254e-4 * t + 1.28641212e-7 * t**2) / (
+        1 + 8.42420235e-4 * t + 7.08145163e-7 * t**2
+    )
+    v = (0.317398726 + 4.22806245e-5 * t + 4.20481691e-8 * t**2) / (
+        1 - 2.89741816e-5 * t + 1.61456053e-7 * t**2
+    )
+    return np.stack([u, v], axis=-1)
+
+
+# The locus from _CARD_WARMEST_K to (extrapolated) infinite temperature, even in mired.
+_LOCUS_UV = _planck_uv(1e6 / np.linspace(1e6 / _CARD_WARMEST_K, 0.5, 800))
+
+
+def _distance_to_locus(lin_rgb: np.ndarray) -> float:
+    """Shortest CIE 1960 uv distance of a linear-sRGB colour to ``_LOCUS_UV``."""
+    x, y, z = XYZ_FROM_LINEAR.astype(np.float64) @ lin_rgb
+    den = x + 15 * y + 3 * z
+    p = np.array([4 * x / den, 6 * y / den])
+    a, ab = _LOCUS_UV[:-1], np.diff(_LOCUS_UV, axis=0)
+    t = np.clip(((p - a) * ab).sum(axis=1) / (ab * ab).sum(axis=1), 0.0, 1.0)
+    return float(np.hypot(*(p - a - t[:, None] * ab).T).min())
+
+
+def _check_neutral(card: np.ndarray, gains: np.ndarray) -> None:
+    """Refuse a marked region that no light could give a grey card (see normalise_colour)."""
+    duv = _distance_to_locus(card)
+    if (
+        duv <= _CARD_MAX_DUV
+        and np.all(gains <= _CARD_MAX_GAIN)
+        and np.all(gains >= 1 / _CARD_MAX_GAIN)
+    ):
+        return
+    lab = linear_to_lab(card.astype(np.float32)[None])[0]
+    chroma = float(np.hypot(lab[1], lab[2]))
+    raise ColourError(
+        "The marked region is not a grey or white card: it is clearly coloured (mean "
+        f"L*a*b* {lab[0]:.0f}, {lab[1]:+.0f}, {lab[2]:+.0f}; chroma C*ab {chroma:.0f}; "
+        f"{duv:.3f} from the colour of any lamp or daylight, at most {_CARD_MAX_DUV} "
+        f"allowed; it would need gains R {gains[0]:.2f}, G {gains[1]:.2f}, B "
+        f"{gains[2]:.2f}, at most ×{_CARD_MAX_GAIN:.0f} allowed). Mark only the grey or "
+        "white card, or leave reference_region out to use a colour chart."
+    )
+
+
 def _card_correction(
     rgb: np.ndarray, mask: np.ndarray, reference: str, target_lightness: float | None
 ) -> ColourCorrection:
@@ -663,6 +717,7 @@ def _card_correction(
     else:
         y_target = float(card @ _Y_WEIGHTS)
     gains = y_target / card
+    _check_neutral(card, card @ _Y_WEIGHTS / card)
     step = max(1, px.shape[0] // 50_000)
     corrected = np.clip(LINEAR_LUT_8[px[::step]] * gains.astype(np.float32), 0.0, 1.0)
     lab = linear_to_lab(corrected)
@@ -732,7 +787,8 @@ def normalise_colour(
     ------
     ColourError
         Wrong input; the card is clipped (more than 1 % of its pixels have a channel
-        ≥ 250: "the card is over-exposed"), too dark or too small; no region given and
+        ≥ 250: "the card is over-exposed"), too dark or too small; the marked region is
+        clearly coloured, not a grey or white card (rule in Notes); no region given and
         no chart found; or too few usable chart patches.
 
     Notes
@@ -744,6 +800,27 @@ def normalise_colour(
     (a change of light or white balance) is undone exactly, so the skin keeps its
     redness — unlike grey-world, which would force the skin itself towards grey.
 
+    Is the marked region a card? A grey or white card has no colour of its own: in the
+    photo it takes the colour of the light, left over after the camera's white balance.
+    Lights lie close to the Planckian (black-body) locus — daylight, tungsten and
+    halogen on it, fluorescent and LED lamps within about ±0.006 in CIE 1960 ``uv``
+    (ANSI C78.377) — and a white-balance error moves a colour roughly along that locus.
+    So the region is refused when its mean colour (linear sRGB ``c``, as XYZ → ``uv``)
+
+    - lies farther than ``Duv = 0.02`` from the locus between 2500 K and (extrapolated)
+      infinite temperature: a green, magenta, cyan or purple region; or
+    - needs a channel gain ``Y(c) / c_i`` outside [1/8, 8]: warmer than about a
+      2500 K lamp with the camera set to daylight.
+
+    The limits leave room for the worst ordinary case (measured on the sRGB rendering of
+    the lights, with the camera's white balance fixed at daylight): a 2700 K tungsten
+    bulb gives ``Duv`` ≈ 0 and gains (0.54, 1.21, 5.4); a camera set to 3200 K in
+    daylight gives ``Duv`` = 0.017 (beyond the blue end); fluorescent F2/F11 give
+    ``Duv`` ≤ 0.002. Phones white-balance automatically, so their casts are far milder.
+    An orange region such as sRGB (200, 110, 40) (``Duv`` 0.027, gains 0.41/1.51/11.1)
+    is refused. A region of skin is *not* reliably refused: its colour is that of a
+    grey card under a ~3500 K lamp, so marking the card correctly stays the user's job.
+
     Chart: ``M = fit_ccm(measured, reference)`` over the patches that are neither
     clipped (a channel ≥ 8-bit 250) nor black (≤ 5), reference = the chart's sRGB
     values linearised; ``residual_de`` = mean ΔE2000 of those patches after correction.
@@ -754,6 +831,10 @@ def normalise_colour(
            Physiologie des Menschen, vol 3. Vieweg; 1905:109–282 (diagonal adaptation).
     .. [2] McCamy CS, Marcus H, Davidson JG. A color-rendition chart. J Appl Photogr Eng
            1976;2:95–99.
+    .. [3] Krystek M. An algorithm to calculate correlated colour temperature. Color Res
+           Appl 1985;10(1):38–40. doi:10.1002/col.5080100109 (Planckian locus in uv).
+    .. [4] ANSI C78.377-2017, *Specifications for the Chromaticity of Solid State
+           Lighting Products* (Duv tolerance of lamps).
     """
     arr = _check_rgb(rgb)
     if reference not in ("grey", "white"):
