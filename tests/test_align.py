@@ -124,6 +124,89 @@ def test_known_homography(astro):
     assert result.ok and result.model == "homography"
 
 
+def corner_perspective(shape, offsets) -> np.ndarray:
+    """Scene → moving homography that moves the frame's outer corners by ``offsets`` px."""
+    h, w = shape[:2]
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    return cv2.getPerspectiveTransform(src, src + np.float32(offsets)).astype(np.float64)
+
+
+# Corners moved by 8-25 px: a hand-held photo taken a little off-axis.
+OFFSETS = [[15, 10], [-5, 25], [-20, -8], [8, -20]]
+
+
+def corner_error(estimate, truth, shape) -> float:
+    """Largest distance (reference px) of two moving→reference maps at the frame corners."""
+    h, w = shape[:2]
+    c = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], float)
+    return float(np.hypot(*(apply(estimate, c) - apply(truth, c)).T).max())
+
+
+@pytest.fixture(scope="module")
+def perspective_pairs() -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Photo, its perspective view and the true moving→reference map, by name."""
+    pairs = {}
+    for name in ("astronaut", "coffee", "chelsea", "rocket"):
+        img = getattr(data, name)()
+        h = corner_perspective(img.shape, OFFSETS)
+        pairs[name] = (img, cv2.warpPerspective(img, h, img.shape[1::-1]), np.linalg.inv(h))
+    return pairs
+
+
+@pytest.mark.parametrize("name", ["astronaut", "coffee", "chelsea", "rocket"])
+def test_default_recovers_perspective(perspective_pairs, name):
+    """With default arguments, a perspective view is found to under 1 px at the corners."""
+    ref, moving, truth = perspective_pairs[name]
+    result = align(ref, moving)
+    assert result.model == "homography"
+    assert corner_error(result.matrix, truth, moving.shape) < 1.0, result.reason
+    assert_subpixel(result, truth, moving, ref)
+    assert result.confidence >= CONFIDENCE_OK and result.ok
+
+
+def test_default_small_perspective(astro):
+    """A fifth of the perspective above (corners moved by 2-5 px) still ends under 1 px."""
+    h = corner_perspective(astro.shape, np.float32(OFFSETS) * 0.2)
+    moving = cv2.warpPerspective(astro, h, (N, N))
+    result = align(astro, moving)
+    assert corner_error(result.matrix, np.linalg.inv(h), moving.shape) < 1.0
+    assert result.ok
+
+
+@pytest.mark.parametrize("name", ["coffee", "chelsea", "rocket"])
+def test_default_keeps_similarity(name):
+    """A similarity pair stays a similarity under the automatic choice."""
+    ref = getattr(data, name)()
+    h, w = ref.shape[:2]
+    t = similarity(-2.0, 1.03, (7.0, -4.0), ((w - 1) / 2, (h - 1) / 2))
+    moving = warp_affine(ref, t)
+    result = align(ref, moving)
+    assert result.model == "similarity" and result.ok
+    assert_subpixel(result, np.linalg.inv(t), moving, ref)
+
+
+def test_wrong_model_is_not_ok(perspective_pairs):
+    """A similarity forced onto a perspective view is off by pixels: it must not be ok."""
+    ref, moving, truth = perspective_pairs["astronaut"]
+    forced = align(ref, moving, model="similarity")
+    assert corner_error(forced.matrix, truth, moving.shape) > 2.0  # it really is wrong
+    assert forced.confidence < CONFIDENCE_OK and not forced.ok
+    assert forced.model == "similarity"
+    assert "offset by more than a pixel" in forced.reason or forced.method == "identity"
+    for name in ("coffee", "chelsea"):
+        ref, moving, _ = perspective_pairs[name]
+        assert align(ref, moving, model="similarity").confidence < CONFIDENCE_OK
+
+
+def test_explicit_models_are_kept(astro, known):
+    """An explicit model is fitted as asked, even where "auto" would pick another."""
+    moving = warp_affine(astro, known)
+    for model in ("affine", "homography"):
+        result = align(astro, moving, model=model)
+        assert result.model == model and result.ok
+        assert_subpixel(result, np.linalg.inv(known), moving, astro)
+
+
 def test_known_pure_shift(astro):
     t = np.array([[1.0, 0.0, 5.6], [0.0, 1.0, -3.3], [0.0, 0.0, 1.0]])
     moving = warp_affine(astro, t)
@@ -271,7 +354,7 @@ def test_intensity_only_path_when_features_fail(astro, monkeypatch):
 # ---------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("other", ["coffee", "chelsea"])
+@pytest.mark.parametrize("other", ["coffee", "chelsea", "rocket"])
 def test_unrelated_photo(astro, other):
     moving = getattr(data, other)()
     h, w = moving.shape[:2]
@@ -285,6 +368,15 @@ def test_unrelated_photo(astro, other):
     s = min(N / w, N / h)
     np.testing.assert_allclose(result.matrix[:2, :2], [[s, 0], [0, s]])
     assert result.warped.shape == astro.shape
+
+
+def test_unrelated_perspective_view_refused(perspective_pairs):
+    """A perspective view of another photo: neither the similarity nor the homography."""
+    astronaut = perspective_pairs["astronaut"][0]
+    for name in ("coffee", "rocket"):
+        result = align(astronaut, perspective_pairs[name][1])
+        assert result.confidence < 0.3 and result.method == "identity"
+        assert "may not show the same skin" in result.reason
 
 
 def test_flat_grey_images_do_not_raise(astro):

@@ -5,7 +5,9 @@
 1. **Features** (the start): SIFT keypoints (Lowe 2004) on CLAHE-equalised copies whose
    long side is about ``work_long_side / 2`` (SIFT doubles its input internally, so its
    finest scale sees the ``work_long_side`` grid), Lowe's ratio test, then a robust fit:
-   RANSAC for the similarity and affine models, MAGSAC++ for the homography.
+   RANSAC for the similarity and affine models, MAGSAC++ for the homography. By default
+   (``model="auto"``) a similarity is fitted first and a homography only when the checks
+   below do not confirm the similarity; the checks choose between the two.
 2. **Intensity refinement**: the enhanced correlation coefficient (ECC, Evangelidis and
    Psarakis 2008), ``cv2.findTransformECCWithMask`` on local-contrast-normalised copies
    at the feature scale. ECC ignores a global gain and offset of brightness; the local
@@ -14,7 +16,8 @@
    and the reference are cut into tiles; each textured tile is one *check*, which agrees
    when a partially whitened phase correlation peaks sharply within a pixel of zero
    shift. The agreeing tiles' remaining shifts, measured by Lucas-Kanade, give a last
-   least-squares correction and the residual.
+   least-squares correction and the residual. Tiles that correlate sharply at a shift
+   of more than a pixel *contradict* the transform and cap the confidence below "ok".
 4. **Global check**: the correlation of gradient magnitudes, compared with the same
    after a deliberate shift.
 
@@ -60,6 +63,19 @@ __all__ = [
 CONFIDENCE_OK = 0.5
 # Below this, the found transform is not applied (fallback).
 _CONFIDENCE_FAIL = 0.3
+# Confidence ceiling of a transform that the local checks contradict (not "ok").
+_CONFIDENCE_CAPPED = 0.45
+# Contradicting tiles that cap the confidence: at least this many and this share.
+_MIN_CONTRA = 2
+_CONTRA_SHARE = 0.1
+# model="auto": a similarity is kept without trying a homography when it is ok, no tile
+# contradicts it, this share of the tiles agree and the residual is at most this (px).
+_AUTO_MIN_AGREE = 0.8
+_AUTO_MAX_RESIDUAL = 0.25
+# The homography replaces the similarity when more confident by this margin, or as
+# confident with a residual below this fraction of the similarity's.
+_AUTO_PENALTY = 0.1
+_AUTO_RESIDUAL_GAIN = 0.7
 
 #: Transform models, from the most to the least constrained.
 MODELS: tuple[str, ...] = ("similarity", "affine", "homography")
@@ -167,7 +183,8 @@ class Alignment:
     n_inliers : int
         Matches consistent with the fitted transform.
     model : str
-        ``"similarity"``, ``"affine"`` or ``"homography"``.
+        ``"similarity"``, ``"affine"`` or ``"homography"``: the model fitted (for
+        ``model="auto"``, the one chosen).
 
     Notes
     -----
@@ -611,25 +628,36 @@ def _work_scale(long_side: int, work_long_side: int) -> float:
     return 1.0 / k if k >= 3 else work_long_side / long_side
 
 
-def _features(
-    ref: _Level, mov: _Level, use_feat: np.ndarray | None, model: str
-) -> tuple[np.ndarray | None, int, int]:
-    """Feature start at the feature scale: (matrix moving→reference or None, matches, inliers)."""
+def _matches(
+    ref: _Level, mov: _Level, use_feat: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """SIFT matches that pass the ratio test: (moving points, reference points), N×2 float32.
+
+    Points are in feature-copy pixels; N may be 0.
+    """
     sift = cv2.SIFT_create(nfeatures=_N_FEATURES)
     kr, dr = ref.keypoints(sift, use_feat)
     km, dm = mov.keypoints(sift, None)
+    empty = np.zeros((0, 2), np.float32)
     if dr is None or dm is None or len(kr) < 3 or len(km) < 3:
-        return None, 0, 0
+        return empty, empty
     matcher = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 4}, {"checks": 48})
     pairs = matcher.knnMatch(dm, dr, k=2)
     good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < _RATIO * p[1].distance]
-    n_matches = len(good)
-    need = 4 if model == "homography" else 3
-    if n_matches < need:
-        return None, n_matches, 0
+    if not good:
+        return empty, empty
     src = np.float32([km[g.queryIdx].pt for g in good])
     dst = np.float32([kr[g.trainIdx].pt for g in good])
-    thr = max(1.0, _RANSAC_FRACTION * max(ref.feat.shape))
+    return src, dst
+
+
+def _robust_fit(
+    src: np.ndarray, dst: np.ndarray, model: str, thr: float
+) -> tuple[np.ndarray | None, int]:
+    """Robust fit of ``model`` to matches: (matrix moving→reference or None, inliers)."""
+    need = 4 if model == "homography" else 3
+    if len(src) < need:
+        return None, 0
     if model == "similarity":
         a, inl = cv2.estimateAffinePartial2D(
             src, dst, method=cv2.RANSAC, ransacReprojThreshold=thr, maxIters=4000,
@@ -643,8 +671,8 @@ def _features(
     else:
         a, inl = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, thr, maxIters=4000, confidence=0.999)
     if a is None or inl is None:
-        return None, n_matches, 0
-    return _as3(a), n_matches, int(inl.sum())
+        return None, 0
+    return _as3(a), int(inl.sum())
 
 
 def _ecc(
@@ -679,10 +707,10 @@ def _tile_checks(
     use_work: np.ndarray | None,
     model: str,
     correct: bool,
-) -> tuple[int, int, float, np.ndarray | None]:
+) -> tuple[int, int, int, float, np.ndarray | None]:
     """Local checks on tiles of the reference and the warped moving copy (work scale).
 
-    Returns ``(n_usable, n_agree, residual_work_px, correction)``.
+    Returns ``(n_usable, n_agree, n_contra, residual_work_px, correction)``.
 
     Tiles lie on a grid of at most 6×6; a tile is *usable* when it lies inside the
     overlap (and the mask) and both copies are textured (grey-level SD ≥ 3).
@@ -692,12 +720,15 @@ def _tile_checks(
        correlation, collapses as soon as one photo is blurred: its high frequencies are
        noise, and whitening weights them like the rest). A tile *agrees* when the
        correlation peak is within one pixel of zero shift and stands out from the
-       correlation surface: peak-to-sidelobe ratio ``(peak - mean) / sd ≥ 8``.
+       correlation surface: peak-to-sidelobe ratio ``(peak - mean) / sd ≥ 8``. A tile
+       *contradicts* when its peak is as sharp but more than one pixel away from zero
+       shift: the two copies there are clearly offset, i.e. the transform is wrong there.
     2. Shift (precise): on the agreeing tiles, 3 Gauss-Newton (Lucas-Kanade) steps of a
        pure translation give the shift ``d`` (the reference content at tile centre ``p``
        sits at ``p + d`` in the warped copy).
     3. With ``correct``, a least-squares correction ``C`` with ``C(p + d) ≈ p`` (a
-       similarity; an affine for the other models when ≥ 8 tiles agree) is fitted,
+       similarity; an affine for the other models when ≥ 8 tiles agree, a homography
+       for the homography model when ≥ 12 agree) is fitted,
        dropping tiles more than 3 median residuals off, and the residual is
        ``sqrt(Σ |C(p + d) - p|² / (n - dof))``; without it, the RMS of ``|d|``.
     """
@@ -711,7 +742,7 @@ def _tile_checks(
 
     tile = int(2 ** round(math.log2(max(16, max(shape) / _TILE_DIVISOR))))
     if min(shape) < tile:
-        return 0, 0, math.nan, None
+        return 0, 0, 0, math.nan, None
     ny = min(_MAX_TILES_PER_SIDE, shape[0] // tile)
     nx = min(_MAX_TILES_PER_SIDE, shape[1] // tile)
     corners = []
@@ -725,30 +756,39 @@ def _tile_checks(
             corners.append((y0, x0))
     n_usable = len(corners)
     if n_usable == 0:
-        return 0, 0, math.nan, None
+        return 0, 0, 0, math.nan, None
     a = np.stack([ref_lcn[y : y + tile, x : x + tile] for y, x in corners])
     b = np.stack([warped_lcn[y : y + tile, x : x + tile] for y, x in corners])
-    agree = _tiles_agree(a, b)
-    n_agree = int(agree.sum())
+    agree, contra = _tiles_agree(a, b)
+    n_agree, n_contra = int(agree.sum()), int(contra.sum())
     if n_agree == 0:
-        return n_usable, 0, math.nan, None
+        return n_usable, 0, n_contra, math.nan, None
     d = _tile_shifts(a[agree], b[agree])
     p = np.array([(x + (tile - 1) / 2, y + (tile - 1) / 2) for y, x in corners], float)[agree]
     ok = np.hypot(*d.T) <= 2.0  # a Gauss-Newton step that ran away
     p, q = p[ok], p[ok] + d[ok]  # q: where the reference content sits in the warped copy
-    dof = 6 if (model != "similarity" and len(p) >= 8) else 4
+    dof = 4
+    if model != "similarity" and len(p) >= 8:
+        dof = 8 if (model == "homography" and len(p) >= 12) else 6
     if not correct or len(p) < dof + 2:
         rms = float(np.sqrt(np.mean(np.sum((q - p) ** 2, axis=1)))) if len(p) else math.nan
-        return n_usable, n_agree, rms, None
-    fit = _fit_affine if dof == 6 else _fit_similarity
-    c = fit(q, p)
+        return n_usable, n_agree, n_contra, rms, None
+    fit = {4: _fit_similarity, 6: _fit_affine, 8: _fit_homography}[dof]
+    try:
+        c = fit(q, p)
+    except AlignmentError:  # degenerate tile layout for a homography: an affine instead
+        dof, fit = 6, _fit_affine
+        c = fit(q, p)
     r = np.hypot(*(_apply(c, q) - p).T)
     keep = r <= max(3.0 * float(np.median(r)), 0.1)  # drop a tile that disagrees with the rest
     if keep.sum() >= dof + 2 and not keep.all():
-        c = fit(q[keep], p[keep])
+        try:
+            c = fit(q[keep], p[keep])
+        except AlignmentError:
+            keep[:] = True
         r = np.hypot(*(_apply(c, q[keep]) - p[keep]).T)
     rms = float(np.sqrt(np.sum(r**2) / (len(r) - dof)))
-    return n_usable, n_agree, rms, c
+    return n_usable, n_agree, n_contra, rms, c
 
 
 def _hann2(n: int) -> np.ndarray:
@@ -756,8 +796,12 @@ def _hann2(n: int) -> np.ndarray:
     return np.outer(h, h)
 
 
-def _tiles_agree(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Partially whitened correlation of tile stacks (n, T, T): peak near 0 and PSR ≥ 8."""
+def _tiles_agree(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Partially whitened correlation of tile stacks (n, T, T): (agree, contradict).
+
+    A tile agrees when its peak lies within one pixel of zero shift with PSR ≥ 8, and
+    contradicts when the peak has PSR ≥ 8 but lies farther away.
+    """
     n, t, _ = a.shape
     w = _hann2(t)
     a = (a - a.mean(axis=(1, 2), keepdims=True)) * w
@@ -772,7 +816,9 @@ def _tiles_agree(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     kx = np.where(kx > t // 2, kx - t, kx)
     sd = c.std(axis=1)
     psr = (c[np.arange(n), k] - c.mean(axis=1)) / np.where(sd > 0, sd, np.inf)
-    return (np.abs(ky) <= 1) & (np.abs(kx) <= 1) & (psr >= _MIN_PSR)
+    near = (np.abs(ky) <= 1) & (np.abs(kx) <= 1)
+    sharp = psr >= _MIN_PSR
+    return near & sharp, ~near & sharp
 
 
 def _tile_shifts(a: np.ndarray, b: np.ndarray, iterations: int = 3) -> np.ndarray:
@@ -911,7 +957,7 @@ def align(
     *,
     mask: np.ndarray | None = None,
     exclude: np.ndarray | None = None,
-    model: str = "similarity",
+    model: str = "auto",
     refine: bool = True,
     work_long_side: int = 1024,
 ) -> Alignment:
@@ -931,10 +977,12 @@ def align(
     exclude : ndarray of bool, optional
         Reference H×W; True marks pixels to **leave out**, e.g. the treated area that
         changes between sessions. Combined with ``mask`` as ``mask & ~exclude``.
-    model : {"similarity", "affine", "homography"}
+    model : {"auto", "similarity", "affine", "homography"}
         The transform sought. A similarity (rotation, uniform scale, shift) does not
         distort the skin; an affine adds shear and unequal scales; a homography models
-        a change of viewpoint over a flat patch.
+        a change of viewpoint over a flat patch. ``"auto"`` (default) fits a similarity
+        and, only when the checks do not confirm it, a homography too, and keeps the
+        one the checks prefer (see Notes); ``Alignment.model`` says which.
     refine : bool
         Refine the feature start with ECC and the tile correction (recommended); without
         it the feature transform is only checked.
@@ -978,13 +1026,29 @@ def align(
     reference, or when the confidence is below 0.3. The threshold for
     :attr:`Alignment.ok` is ``CONFIDENCE_OK = 0.5``.
 
+    A transform that the local checks contradict is capped at confidence 0.45 (not
+    ``ok``, but still returned, with a reason that says so): when at least
+    ``max(2, 10 %)`` of the usable tiles have a sharp correlation peak (PSR ≥ 8) more
+    than one work pixel away from zero shift, or when the residual of the agreeing tiles
+    exceeds one work pixel. This is what a similarity fitted to a perspective view gives.
+
+    ``model="auto"`` keeps the similarity without further work when it is ``ok``, no
+    tile contradicts it, at least 80 % of the usable tiles agree and ``residual_px ≤
+    0.25``. Otherwise (and when at least 8 features matched) a homography is fitted to
+    the same matches (MAGSAC++), refined with ECC (``MOTION_HOMOGRAPHY``) and checked
+    the same way. It replaces the similarity only when its confidence is higher by
+    more than 0.1, or, when the two are within 0.1 and it is ``ok``, its residual is
+    below 70 % of the similarity's: this penalty for its four extra parameters keeps
+    a similarity pair a similarity.
+
     ``residual_px`` (reference pixels) is the RMS distance between where the agreeing
     tiles are and where the final transform puts them (with the degrees-of-freedom
     correction): it includes what the model cannot follow (a face is not flat) and the
     noise of the tile shifts (a few hundredths of a work pixel on sharp photos; blur
     makes the Lucas-Kanade shifts underestimate).
 
-    Time for two 12 MP photos on 2 cores: about 0.12-0.17 s (``bench/bench_align.py``);
+    Time for two 12 MP photos on 2 cores: about 0.15-0.17 s for a similarity pair,
+    0.22-0.3 s when ``"auto"`` also fits a homography (``bench/bench_align.py``);
     the full-resolution warp (``Alignment.warped``, another ~0.1 s) is made only when it
     is first used.
 
@@ -1012,8 +1076,10 @@ def align(
     """
     reference = _check_image(reference, "reference")
     moving = _check_image(moving, "moving")
-    if model not in MODELS:
-        raise AlignmentError(f"Unknown model {model!r}; choose one of {', '.join(MODELS)}.")
+    if model != "auto" and model not in MODELS:
+        raise AlignmentError(
+            f"Unknown model {model!r}; choose 'auto' or one of {', '.join(MODELS)}."
+        )
     if int(work_long_side) < 64:
         raise AlignmentError(f"work_long_side must be at least 64 pixels; got {work_long_side}.")
     use = _use_mask(mask, exclude, reference.shape[:2])
@@ -1036,7 +1102,17 @@ def _align_prepared(ref: _Level, moving: np.ndarray) -> Alignment:
     reference's half of the work (grey copies, keypoints, local contrast) per photo.
     """
     moving = _check_image(moving, "moving")
-    return _align_levels(ref, moving, None, "similarity", True, ref.work_long_side)
+    return _align_levels(ref, moving, None, "auto", True, ref.work_long_side)
+
+
+@dataclass(frozen=True)
+class _Checks:
+    """What the local checks of one attempt found (for choosing the model)."""
+
+    n_usable: int = 0
+    n_agree: int = 0
+    n_contra: int = 0
+    residual_work: float = math.nan
 
 
 def _align_levels(
@@ -1054,11 +1130,68 @@ def _align_levels(
         # Keypoint descriptors reach about 8 pixels: keep them off the excluded area.
         use_feat = cv2.erode(use_feat, np.ones((9, 9), np.uint8))
     use_work = _mask_level(use, ref.s_work, ref.work.shape)
+    matches = _matches(ref, mov, use_feat)
+    args = (ref, mov, moving, use_feat, use_work, matches, refine)
+    if model != "auto":
+        return _attempt(*args, model)[0]
 
+    first, checks = _attempt(*args, "similarity")
+    if _verified(first, checks):
+        return first  # the common case: no second fit
+    if len(matches[0]) < _MIN_INLIERS:
+        return first  # a homography needs a feature start (ECC alone is not trusted)
+    second, _ = _attempt(*args, "homography", ecc_alone=False)
+    return second if _prefer(second, first) else first
+
+
+def _verified(result: Alignment, checks: _Checks) -> bool:
+    """True when a similarity result needs no second model: ok, the local checks agree
+    (at least 80 %, none contradicts) and the residual is at most 0.5 px."""
+    return (
+        result.ok
+        and checks.n_contra == 0
+        and checks.n_agree >= _AUTO_MIN_AGREE * checks.n_usable
+        and result.residual_px <= _AUTO_MAX_RESIDUAL
+    )
+
+
+def _prefer(second: Alignment, first: Alignment) -> bool:
+    """True when the more flexible model's result should replace the first one.
+
+    The second must be clearly more confident (by more than ``_AUTO_PENALTY``), or as
+    confident, usable and with a residual below 70 % of the first's.
+    """
+    if second.method == "identity":
+        return False
+    if second.confidence > first.confidence + _AUTO_PENALTY:
+        return True
+    if not second.ok or second.confidence < first.confidence - _AUTO_PENALTY:
+        return False
+    if not np.isfinite(first.residual_px):
+        return bool(np.isfinite(second.residual_px))
+    return bool(second.residual_px < _AUTO_RESIDUAL_GAIN * first.residual_px)
+
+
+def _attempt(
+    ref: _Level,
+    mov: _Level,
+    moving: np.ndarray,
+    use_feat: np.ndarray | None,
+    use_work: np.ndarray | None,
+    matches: tuple[np.ndarray, np.ndarray],
+    refine: bool,
+    model: str,
+    *,
+    ecc_alone: bool = True,
+) -> tuple[Alignment, _Checks]:
+    """Fit, refine and check one model; ``ecc_alone`` allows ECC without a feature start."""
     s_ref_f, s_mov_f = _scale_matrix(ref.s_feat), _scale_matrix(mov.s_feat)
     s_ref_w, s_mov_w = _scale_matrix(ref.s_work), _scale_matrix(mov.s_work)
+    none = _Checks()
 
-    m_feat, n_matches, n_inl = _features(ref, mov, use_feat, model)
+    n_matches = len(matches[0])
+    thr = max(1.0, _RANSAC_FRACTION * max(ref.feat.shape))
+    m_feat, n_inl = _robust_fit(matches[0], matches[1], model, thr)
     method = "sift+ransac"
     why_not = None
     if m_feat is None or n_inl < _MIN_INLIERS:
@@ -1073,8 +1206,8 @@ def _align_levels(
         if why_not is not None:
             why_not += " These photos may not show the same skin."
             m_full = _fit_frame(ref.shape, mov.shape)
-    if why_not is not None and not refine:
-        return _failed(ref.shape, moving, why_not, model, n_matches, n_inl)
+    if why_not is not None and (not refine or not ecc_alone):
+        return _failed(ref.shape, moving, why_not, model, n_matches, n_inl), none
     from_features = why_not is None
 
     rho = math.nan
@@ -1098,9 +1231,9 @@ def _align_levels(
                 method = "ecc" if not from_features else "sift+ransac+ecc"
         if not from_features:
             if math.isnan(rho) or rho < _ECC_MIN_RHO:
-                return _failed(ref.shape, moving, why_not, model, n_matches, n_inl)
+                return _failed(ref.shape, moving, why_not, model, n_matches, n_inl), none
             if _plausibility(m_full, ref.shape, mov.shape, model) is not None:
-                return _failed(ref.shape, moving, why_not, model, n_matches, n_inl)
+                return _failed(ref.shape, moving, why_not, model, n_matches, n_inl), none
 
     overlap = _overlap(m_full, ref.shape, mov.shape)
     if overlap < _MIN_OVERLAP:
@@ -1108,13 +1241,14 @@ def _align_levels(
             f"The photos would overlap on only {overlap:.0%} of the reference: "
             "they may not show the same skin."
         )
-        return _failed(ref.shape, moving, reason, model, n_matches, n_inl)
+        return _failed(ref.shape, moving, reason, model, n_matches, n_inl), none
 
     # Tile checks at the work scale; their shifts also give a last fine correction.
     w_work = s_mov_w @ np.linalg.inv(m_full) @ np.linalg.inv(s_ref_w)
-    n_usable, n_agree, res_work, corr = _tile_checks(
+    n_usable, n_agree, n_contra, res_work, corr = _tile_checks(
         ref, mov, w_work, None if use_work is None else use_work > 0, model, refine
     )
+    checks = _Checks(n_usable, n_agree, n_contra, res_work)
     if corr is not None and refine:
         m_full = np.linalg.inv(s_ref_w) @ corr @ s_ref_w @ m_full
     w_feat = s_mov_f @ np.linalg.inv(m_full) @ np.linalg.inv(s_ref_f)
@@ -1129,23 +1263,48 @@ def _align_levels(
     f_grad = float(np.clip(gain / 0.3, 0, 1))
     confidence = float((0.7 + 0.3 * f_feat) * (f_check * f_ecc * f_grad) ** (1 / 3))
     residual = res_work / ref.s_work if n_agree else math.nan
+    # Local checks that contradict the transform (sharp offsets of over a work pixel), or
+    # a residual over a work pixel among those that agree: not verified, so not "ok".
+    offset = n_contra >= max(_MIN_CONTRA, _CONTRA_SHARE * n_usable)
+    offset |= bool(np.isfinite(res_work) and res_work > 1.0)
+    if offset:
+        confidence = min(confidence, _CONFIDENCE_CAPPED)
 
     if not from_features and confidence < CONFIDENCE_OK:
-        return _failed(ref.shape, moving, why_not, model, n_matches, n_inl)
+        return _failed(ref.shape, moving, why_not, model, n_matches, n_inl), checks
     counts = (n_matches, n_inl, n_usable, n_agree)
     scores = (f_feat, f_check, f_ecc, f_grad)
     if confidence < _CONFIDENCE_FAIL:
         reason = _reason(counts, residual, from_features, scores, failed=True)
-        return _failed(ref.shape, moving, reason, model, n_matches, n_inl)
+        return _failed(ref.shape, moving, reason, model, n_matches, n_inl), checks
     reason = _reason(counts, residual, from_features, scores, failed=False)
+    if offset:
+        reason = _offset_reason(counts, n_contra, residual, model)
 
     if model == "similarity":
         m_full = _to_similarity(m_full, mov.shape)
     # The warp is made on first use of ``warped`` / ``valid`` (see Alignment's notes).
-    return Alignment(
+    result = Alignment(
         m_full, None, None, confidence, residual, method, reason, n_matches, n_inl, model,
         _source=(moving, ref.shape),
     )  # fmt: skip
+    return result, checks
+
+
+def _offset_reason(
+    counts: tuple[int, int, int, int], n_contra: int, residual: float, model: str
+) -> str:
+    """The sentence for a transform that the local checks do not confirm to a pixel."""
+    _, _, n_usable, n_agree = counts
+    what = f"{n_agree} of {n_usable} local checks agree"
+    if n_contra:
+        what += f" but {n_contra} find the photos still offset by more than a pixel"
+    else:
+        what += f" but with an error of about {residual:.2g} px"
+    return (
+        f"The {model} transform found does not fit everywhere ({what}): check the "
+        "overlay, or mark point pairs, before trusting the comparison."
+    )
 
 
 def _reason(
