@@ -25,7 +25,7 @@ def _img(h: int, w: int, value=(180, 140, 120)) -> np.ndarray:
     [
         ((1200, 1600, 3), 20.0, (0.5, 10.0, False)),
         ((1200, 1600, 3), 10.0, (1.0, 10.0, False)),
-        ((600, 800, 3), 4.0, (2.5, 10.0, False)),
+        ((600, 800, 3), 4.0, (1.0, 4.0, False)),  # never enlarged: the photo's own scale
         ((1200, 1600, 3), None, (1500 / 1600, 10.0, True)),
         ((3000, 2000, 3), None, (0.5, 10.0, True)),  # portrait: the long side is the height
         ((300, 500, 3), None, (3.0, 10.0, True)),

@@ -207,8 +207,12 @@ def test_half_and_half():
     dark = (120, 90, 70)
     img = _patch(SKIN, (100, 160))
     img[:, 80:] = dark
-    # 10 px/mm: the image is its own analysis grid (no resampling mixes the colours).
-    out = measure(img, scale_px_per_mm=10.0)
+    # 10 px/mm: the image is its own analysis grid. The anti-alias blur mixes the colours
+    # near the edge, so a band around it is left out of the region (symmetrically: the
+    # two colours keep equal areas); the blur never reaches across it.
+    mask = np.ones(img.shape[:2], bool)
+    mask[:, 70:90] = False
+    out = measure(img, mask=mask, scale_px_per_mm=10.0)
     lab1, lab2 = _lab(SKIN), _lab(dark)
     assert out["lab_l"] == pytest.approx((lab1[0] + lab2[0]) / 2, abs=0.03)
     assert out["sigma_l"] == pytest.approx(abs(lab1[0] - lab2[0]) / 2, abs=0.03)
@@ -295,32 +299,36 @@ def test_bad_scale_is_a_value_error(scale):
 
 # --------------------------------------------------------------------- resolution
 
-# Measured on the sample baseline photo inside its true skin region (eroded 10 px): the
-# photo (1600×1200, 20 px/mm), a 2× copy (bicubic, 40 px/mm) and a 0.5× copy (area
-# averaging, 10 px/mm). The stated tolerance is a relative one, about twice the largest
-# difference measured (in brackets).
+# Stated tolerance for the same skin at two known scales, both at or above the grid's
+# 10 px/mm (README "Resolution and scale"): absolute (in the metric's unit) for the mean
+# L*, a*, b* and ITA°, relative for the others. Measured with bench/bench_resolution.py:
+# 3 scikit-image photos and the 8 sample photos at 20 px/mm, shrunk by area averaging to
+# 0.9, 0.8, 0.7, 0.6 and 0.5 of their size (18 … 10 px/mm), and the sample baseline in
+# its skin region (mask shrunk with the photo); the largest difference from the
+# 20 px/mm photo is in brackets, the tolerance is about 1.5× it.
+ABSOLUTE = ("lab_l", "lab_a", "lab_b", "ita")
 TOL_WITH_SCALE = {
-    "glcm_contrast": 0.06,  # (2.7 %)
-    "glcm_homogeneity": 0.02,  # (0.7 %)
-    "glcm_energy": 0.02,  # (0.6 %)
-    "glcm_correlation": 0.02,  # (0.8 %)
-    "glcm_entropy": 0.01,  # (0.45 %)
-    "roughness_ra": 0.03,  # (1.2 %)
-    "roughness_rq": 0.03,  # (1.1 %)
-    "fine_line_density": 0.02,  # (0.1 %)
-    "pore_density": 0.03,  # (1.3 %)
-    "lab_l": 0.002,  # (0.08 %)
-    "lab_a": 0.002,  # (0.03 %)
-    "lab_b": 0.002,  # (0.03 %)
-    "ita": 0.006,  # (0.34 %)
-    "erythema_index": 0.002,  # (0.08 %)
-    "melanin_index": 0.004,  # (0.2 %)
-    "sigma_l": 0.01,  # (0.3 %)
-    "sigma_a": 0.005,  # (0.15 %)
-    "sigma_b": 0.005,  # (0.3 %)
-    "de2000_p50": 0.02,  # (0.8 %)
-    "de2000_p90": 0.015,  # (0.55 %)
-    "spot_area_fraction": 0.03,  # (1.4 %)
+    "glcm_contrast": 0.08,  # (4.9 %)
+    "glcm_homogeneity": 0.015,  # (0.76 %)
+    "glcm_energy": 0.02,  # (1.07 %)
+    "glcm_correlation": 0.01,  # (0.51 %)
+    "glcm_entropy": 0.015,  # (0.68 %)
+    "roughness_ra": 0.025,  # (1.3 %)
+    "roughness_rq": 0.025,  # (1.3 %)
+    "fine_line_density": 0.06,  # (3.7 %)
+    "pore_density": 0.12,  # (8.0 %)
+    "lab_l": 0.1,  # (0.048 L*)
+    "lab_a": 0.02,  # (0.007 a*)
+    "lab_b": 0.02,  # (0.005 b*)
+    "ita": 0.4,  # (0.21°)
+    "erythema_index": 0.002,  # (0.10 %)
+    "melanin_index": 0.004,  # (0.21 %)
+    "sigma_l": 0.008,  # (0.42 %)
+    "sigma_a": 0.006,  # (0.36 %)
+    "sigma_b": 0.004,  # (0.19 %)
+    "de2000_p50": 0.04,  # (2.5 %)
+    "de2000_p90": 0.02,  # (1.1 %)
+    "spot_area_fraction": 0.04,  # (2.6 %)
 }
 # Without a scale the grid is 1500 px on the long side (nominal mm). The 2× copy is
 # area-averaged down to it like the photo; differences are larger than with a scale
@@ -344,7 +352,7 @@ TOL_NOMINAL = {
     "sigma_l": 0.02,  # (0.9 %)
     "sigma_a": 0.01,  # (0.25 %)
     "sigma_b": 0.01,  # (0.3 %)
-    "de2000_p50": 0.01,  # (0.4 %)
+    "de2000_p50": 0.02,  # (1.3 %)
     "de2000_p90": 0.01,  # (0.46 %)
     "spot_area_fraction": 0.10,  # (5.6 %)
 }
@@ -354,7 +362,7 @@ TOL_NOMINAL = {
 # density −27 %, spot area −23 %). Colour means and σa*, σb* still agree (largest
 # measured difference 0.08 %).
 TONE_ONLY = ("lab_l", "lab_a", "lab_b", "ita", "erythema_index", "melanin_index", "sigma_a")
-TOL_NOMINAL_UPSAMPLED = 0.005
+TOL_NOMINAL_UPSAMPLED = 0.01
 
 
 def _resize(img: np.ndarray, factor: float, interpolation: int) -> np.ndarray:
@@ -362,25 +370,44 @@ def _resize(img: np.ndarray, factor: float, interpolation: int) -> np.ndarray:
     return cv2.resize(img, (round(w * factor), round(h * factor)), interpolation=interpolation)
 
 
+def _copy(img: np.ndarray, mask: np.ndarray, ratio: float):
+    """A copy of a photo and its mask at ``ratio`` of the size (area averaging)."""
+    small = _resize(img, ratio, cv2.INTER_AREA)
+    small_mask = _resize(mask.astype(np.float32), ratio, cv2.INTER_AREA) >= 0.5
+    return small, small_mask, img.shape[1] / small.shape[1]
+
+
 @pytest.fixture(scope="module")
 def resolutions(baseline_rgb):
     mask = skin_region(erode_px=10)
     up = _resize(baseline_rgb, 2.0, cv2.INTER_CUBIC)
     up_mask = _resize(mask.astype(np.uint8), 2.0, cv2.INTER_NEAREST) > 0
-    down = _resize(baseline_rgb, 0.5, cv2.INTER_AREA)
-    down_mask = _resize(mask.astype(np.float32), 0.5, cv2.INTER_AREA) >= 0.5
-    return {
+    out = {
         "scaled": measure(baseline_rgb, mask=mask, scale_px_per_mm=SAMPLE_PX_PER_MM),
-        "scaled_up": measure(up, mask=up_mask, scale_px_per_mm=2 * SAMPLE_PX_PER_MM),
-        "scaled_down": measure(down, mask=down_mask, scale_px_per_mm=SAMPLE_PX_PER_MM / 2),
         "nominal": measure(baseline_rgb, mask=mask),
         "nominal_up": measure(up, mask=up_mask),
-        "nominal_down": measure(down, mask=down_mask),
     }
+    for ratio in (0.5, 0.7):
+        small, small_mask, shrink = _copy(baseline_rgb, mask, ratio)
+        out[f"scaled_{ratio}"] = measure(
+            small, mask=small_mask, scale_px_per_mm=SAMPLE_PX_PER_MM / shrink
+        )
+        if ratio == 0.5:
+            out["nominal_down"] = measure(small, mask=small_mask)
+    return out
 
 
 def _rel(a: float, b: float) -> float:
     return abs(a - b) / abs(b)
+
+
+def _out_of_tolerance(values: dict, ref: dict, tol: dict) -> dict:
+    bad = {}
+    for n in METRICS:
+        d = abs(values[n] - ref[n]) if n in ABSOLUTE else _rel(values[n], ref[n])
+        if not d <= tol[n]:
+            bad[n] = round(d, 4)
+    return bad
 
 
 def test_tolerance_tables_cover_every_metric():
@@ -388,15 +415,32 @@ def test_tolerance_tables_cover_every_metric():
     assert set(TOL_NOMINAL) == set(METRICS)
 
 
-@pytest.mark.parametrize("copy", ["scaled_up", "scaled_down"])
+@pytest.mark.parametrize("copy", ["scaled_0.7", "scaled_0.5"])
 def test_same_skin_at_two_resolutions_with_a_scale(resolutions, copy):
-    ref = resolutions["scaled"]
-    bad = {
-        n: round(_rel(resolutions[copy][n], ref[n]), 4)
-        for n in METRICS
-        if not _rel(resolutions[copy][n], ref[n]) <= TOL_WITH_SCALE[n]
-    }
-    assert not bad
+    """The sample photo (20 px/mm) and a 0.7× (14 px/mm) or 0.5× (10 px/mm) copy."""
+    assert not _out_of_tolerance(resolutions[copy], resolutions["scaled"], TOL_WITH_SCALE)
+
+
+def test_same_real_photo_at_a_non_integer_ratio():
+    """A real photograph (scikit-image's coffee) taken as 20 px/mm and a 0.7× copy."""
+    from skimage import data
+
+    img = data.coffee()
+    small = _resize(img, 0.7, cv2.INTER_AREA)
+    ref = measure(img, scale_px_per_mm=20.0)
+    out = measure(small, scale_px_per_mm=20.0 * small.shape[1] / img.shape[1])
+    assert not _out_of_tolerance(out, ref, TOL_WITH_SCALE)
+
+
+def test_a_photo_below_the_grid_scale_is_not_enlarged():
+    """Below 10 px/mm the grid is the photo itself (its own scale), never an enlargement."""
+    from progress.metrics import prepare
+
+    img = _resize(_patch(SKIN, (400, 600)), 1.0, cv2.INTER_AREA)
+    grid = prepare(img, scale_px_per_mm=2.0).grid
+    assert grid.rgb.shape == img.shape
+    assert grid.px_per_mm == 2.0
+    assert (grid.rgb == SKIN).all()
 
 
 def test_same_skin_at_two_resolutions_without_a_scale(resolutions):
@@ -419,4 +463,6 @@ def test_the_scale_changes_what_a_millimetre_is(resolutions):
     """A wrong (nominal) scale is not silently equivalent: pore density is per cm²."""
     # The sample spans 80 mm; the nominal grid assumes 150 mm, so the nominal area is
     # (150/80)² = 3.5× larger and the density per nominal cm² is smaller.
-    assert resolutions["nominal"]["pore_density"] < resolutions["scaled"]["pore_density"] / 2
+    # The blob radii are in nominal mm too (0.19–0.94 real mm here), so the ratio is not
+    # exactly 3.5; measured 0.61.
+    assert resolutions["nominal"]["pore_density"] < 0.8 * resolutions["scaled"]["pore_density"]
