@@ -13,6 +13,7 @@ from scipy import stats
 from skimage.color import rgb2lab
 
 from progress import repeatability as rp
+from progress.metrics import METRICS
 from progress.repeatability import (
     NO_JITTER,
     Jitter,
@@ -475,11 +476,23 @@ def test_default_limits_file():
             assert item["sd_low"] < item["sd_within"] < item["sd_high"], name
             assert item["n"] >= 20, name
             assert loaded[name] == item["limit"]
-            # the documented rule: the larger limit of the two photos of this colour set-up
+            # the documented rule: the larger limit of the two photos of this colour set-up;
+            # for texture metrics only the photo that meets their resolution (the 20 px/mm
+            # cheek, not the 512 px face enlarged to the nominal grid)
             same = [s for s in studies if card_of.get(s, False) is card]
             assert len(same) == 2
+            if METRICS[name].kind == "texture":
+                same = [s for s in same if s.startswith("sample")]
             assert item["limit"] == max(studies[s]["metrics"][name]["limit"] for s in same)
             assert studies[item["from"]]["metrics"][name]["limit"] == item["limit"]
+
+
+def test_photo_texture_ok_follows_the_texture_resolution():
+    rgb = np.zeros((1200, 1600, 3), np.uint8)
+    assert rp.photo_texture_ok({"rgb": rgb, "kwargs": {"scale_px_per_mm": 20.0}})
+    assert not rp.photo_texture_ok({"rgb": rgb, "kwargs": {"scale_px_per_mm": 8.0}})
+    assert rp.photo_texture_ok({"rgb": rgb, "kwargs": {}})  # 1600 px ≥ 1500 px
+    assert not rp.photo_texture_ok({"rgb": rgb[:512, :512], "kwargs": {}})
 
 
 def test_default_limits_choose_by_card():

@@ -881,7 +881,8 @@ STANDARD_NOTE = (
 STANDARD_RULE = (
     "per metric, the larger limit of the two photos studied with the same colour set-up "
     "(synthetic cheek and real face), so that a reported change exceeds the capture noise "
-    "of both"
+    "of both; texture metrics only from the photos that meet their resolution "
+    "(>= 10 px/mm, or >= 1500 px without a scale): the 512 px face is left out of them"
 )
 
 
@@ -1036,6 +1037,16 @@ def _metrics_payload(results: Mapping[str, Repeatability], source: Mapping[str, 
     return out
 
 
+def photo_texture_ok(setup: Mapping[str, Any]) -> bool:
+    """Whether a study photo meets the texture metrics' resolution (see ``progress.grid``):
+    a scale of at least 10 px/mm, or a long side of at least 1500 px without one."""
+    rgb = setup["rgb"]
+    scale = setup["kwargs"].get("scale_px_per_mm")
+    if scale:
+        return float(scale) >= 10.0
+    return max(rgb.shape[:2]) >= 1500
+
+
 def run_standard(
     sample_path: str | Path, *, n: int = 30, seed: int = 0, jitter: Jitter = Jitter()
 ) -> dict[str, Any]:
@@ -1043,7 +1054,8 @@ def run_standard(
 
     Per setup :func:`study_pipeline`, with the same re-captures (seed ``seed`` for the
     sample photo, ``seed + 1`` for the face) with and without the card; then per
-    metric the default limit is the larger of the two photos' limits (:func:`combine_max`),
+    metric the default limit is the larger of the two photos' limits (:func:`combine_max`;
+    for texture metrics only photos that pass :func:`photo_texture_ok`),
     once for photos with a grey card (``metrics_with_card``) and once without (``metrics``,
     which :data:`DEFAULT_LIMITS` reads).
     """
@@ -1055,9 +1067,18 @@ def run_standard(
         )
     chosen: dict[str, dict[str, Repeatability]] = {}
     sources: dict[str, dict[str, str]] = {}
+    kinds = {m.name: m.kind for m in importlib.import_module("progress.metrics").METRICS.values()}
     for card in (True, False):
         names = [k for k, v in setups.items() if v["card"] is card]
+        # Texture limits only from photos that meet the texture metrics' resolution
+        # (≥ 10 px/mm, or ≥ 1500 px without a scale): the 512 px face is enlarged onto
+        # the analysis grid, and its texture noise is not that of a usable photo.
+        sharp = [k for k in names if photo_texture_ok(setups[k])]
         best = combine_max([studies[k] for k in names])
+        best_texture = combine_max([studies[k] for k in sharp]) if sharp else {}
+        best = {
+            m: best_texture.get(m, r) if kinds.get(m) == "texture" else r for m, r in best.items()
+        }
         chosen[str(card)] = best
         sources[str(card)] = {
             m: next(k for k in names if studies[k].get(m) is r) for m, r in best.items()
