@@ -640,6 +640,35 @@ def test_stored_copy_has_no_exif_but_keeps_the_capture_time(store):
     assert store.photo(rec.id).taken_at == datetime(2024, 3, 5, 14, 30, 0)
 
 
+def test_upright_jpeg_is_stored_losslessly_without_its_metadata(store):
+    # A camera JPEG (textured, so that re-encoding would change pixels), with Exif, GPS, a
+    # comment and a second image after its end (as phones append depth maps or previews).
+    from progress.loader import load_image
+
+    rng = np.random.default_rng(5)
+    pixels = rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)
+    exif = exif_with(taken="2024:03:05 14:30:00", gps=True, serial="SERIAL-LOSSLESS")
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "JPEG", quality=80, exif=exif, comment=b"clinic note")
+    upload = buf.getvalue() + b"\xff\xd8TRAILING-PREVIEW\xff\xd9"
+    scan = upload[
+        upload.index(b"\xff\xda") : upload.index(b"\xff\xd9", upload.index(b"\xff\xda")) + 2
+    ]
+    c = store.add_client("Lossless")
+    a = store.add_area(c.id, "cheek")
+    s = store.session_for_date(a.id, date(2024, 3, 5))
+    rec = store.add_photo(s.id, upload, name="IMG_2.jpg")
+    stored = store.photo_bytes(rec.id)
+    # The compressed image data are the camera's own, byte for byte: nothing re-encoded.
+    assert stored.endswith(scan)
+    assert np.array_equal(store.photo_rgb(rec.id), load_image(upload).rgb)
+    # ... and nothing else of the upload is left.
+    assert b"SERIAL-LOSSLESS" not in stored and b"Exif" not in stored
+    assert b"clinic note" not in stored and b"TRAILING-PREVIEW" not in stored
+    assert {m for m, _ in jpeg_segments(stored)} <= {0xC0, 0xC4, 0xDB, 0xE0, 0xDA}
+    assert rec.taken_at == datetime(2024, 3, 5, 14, 30, 0)
+
+
 def test_orientation_is_applied_before_storing(store):
     c = store.add_client("Nia")
     a = store.add_area(c.id, "cheek")

@@ -385,7 +385,7 @@ def _resample(
     if m is not None:  # premultiplied by the weights: the outside never takes part
         m = m.view(np.uint8).astype(np.float32)
         src *= m[..., None]
-    k = int(0.5 / factor) if factor < 0.25 else 1
+    k = int(1.0 / factor) if factor <= 0.5 else 1
     ch, cw = crop.shape[:2]
     if k >= 2 and ch >= 2 * k and cw >= 2 * k:
         # Average k × k blocks first (cheap), then the prefilter on the smaller copy.

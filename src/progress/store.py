@@ -378,6 +378,55 @@ def _library_version() -> str:
         return __version__
 
 
+#: JPEG markers kept when the metadata are stripped: frame, tables, restart interval and
+#: JFIF (APP0). Everything else before the scan (APP1–APP15: Exif, XMP, ICC, MPF, IPTC,
+#: maker data; COM) is dropped, and so is anything after the end of the image.
+_JPEG_KEEP = {0xC0, 0xC1, 0xC2, 0xC3, 0xC4, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCC}
+_JPEG_KEEP |= {0xCD, 0xCE, 0xCF, 0xDB, 0xDD, 0xE0}
+
+
+def _jpeg_without_metadata(data: bytes, rgb: np.ndarray) -> bytes | None:
+    """The JPEG ``data`` with its metadata cut out, if it still decodes to ``rgb`` exactly.
+
+    Returns None (the caller re-encodes) for anything else: not a JPEG, an unexpected
+    marker layout, or pixels that differ (an EXIF orientation or an ICC profile that the
+    loader applied). The entropy-coded data are copied unchanged up to the first end of
+    image marker (inside them a 0xFF byte is always followed by 0x00 or a restart marker).
+    """
+    import cv2
+
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    out = bytearray(b"\xff\xd8")
+    i, n = 2, len(data)
+    while True:
+        if i + 4 > n or data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if length < 2 or i + 2 + length > n:
+            return None
+        if marker == 0xDA:  # start of scan: the rest up to the end of image, as it is
+            end = data.find(b"\xff\xd9", i + 2 + length)
+            if end < 0:
+                return None
+            out += data[i : end + 2]
+            break
+        if marker in _JPEG_KEEP:
+            out += data[i : i + 2 + length]
+        elif not (0xE1 <= marker <= 0xEF or marker == 0xFE):
+            return None  # a marker we do not know: let the encoder make a clean file
+        i += 2 + length
+    stripped = bytes(out)
+    decoded = cv2.imdecode(np.frombuffer(stripped, np.uint8), cv2.IMREAD_COLOR_RGB)
+    if decoded is None or decoded.shape != rgb.shape or not np.array_equal(decoded, rgb):
+        return None
+    return stripped
+
+
 def _check_id(value: Any, kind: str) -> int:
     if isinstance(value, bool):
         raise StoreArgumentError(f"{kind} id must be an integer, got a bool ({value!r}).")
@@ -1132,8 +1181,11 @@ class Store:
 
         Notes
         -----
-        The file stored is ``to_jpeg_bytes(oriented sRGB pixels, quality=95)``: no EXIF, GPS
-        or camera serial survives. Its sha256 names the file. The file is written
+        The file stored is the upload's own JPEG data without its metadata segments when
+        that decodes to exactly the loaded pixels (no orientation turn or colour conversion
+        needed: no quality lost, no encoding time), else ``to_jpeg_bytes(oriented sRGB
+        pixels, quality=95)``. Either way no EXIF, GPS, camera serial, comment, thumbnail or
+        trailing data survives. Its sha256 names the file. The file is written
         atomically and made durable before the row is committed; if the row cannot be
         committed, a file that no row uses is removed again.
         """
@@ -1152,7 +1204,9 @@ class Store:
         if photo is None:
             photo = load_image(bytes(data), name=display_name, **options)
         rgb = photo.rgb
-        stored = to_jpeg_bytes(rgb, quality=STORED_JPEG_QUALITY)
+        stored = _jpeg_without_metadata(bytes(data), rgb)
+        if stored is None:
+            stored = to_jpeg_bytes(rgb, quality=STORED_JPEG_QUALITY)
         digest = hashlib.sha256(stored).hexdigest()
         height, width = int(rgb.shape[0]), int(rgb.shape[1])
         taken_at = photo.taken_at
