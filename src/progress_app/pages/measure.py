@@ -374,9 +374,9 @@ def render() -> None:
     st.dataframe(
         [
             {
+                # The verdict first after the numbers it rests on, so that it is visible
+                # without scrolling the table sideways.
                 "metric": r.label,
-                "kind": r.kind,
-                "unit": r.unit or "—",
                 "better": ARROW[r.better] + " " + r.better,
                 "baseline": _fmt(r.baseline, r.unit),
                 "latest": _fmt(r.latest, r.unit),
@@ -384,6 +384,8 @@ def render() -> None:
                 "change %": "—" if not np.isfinite(r.change_pct) else f"{r.change_pct:+.1f} %",
                 "smallest real change": _fmt(r.limit, r.unit),
                 "verdict": r.verdict,
+                "unit": r.unit or "—",
+                "kind": r.kind,
             }
             for r in rows
         ],
@@ -391,7 +393,7 @@ def render() -> None:
         width="stretch",
         height=35 * (len(rows) + 1) + 3,
         column_config={
-            "metric": st.column_config.TextColumn(width="large"),
+            "metric": st.column_config.TextColumn(width="medium"),
             "verdict": st.column_config.TextColumn(width="medium"),
         },
     )
