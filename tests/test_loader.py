@@ -802,3 +802,22 @@ def test_reduce_to_is_ignored_for_other_formats():
     for bad in (0, -5, 2.5, True):
         with pytest.raises(ValueError, match="reduce_to must be a positive integer"):
             load_image(png, reduce_to=bad)  # type: ignore[arg-type]
+
+
+def test_read_taken_at_reads_the_header_only(tmp_path):
+    from datetime import datetime
+
+    from progress.loader import read_taken_at
+
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x9003] = "2025:06:07 08:09:10"  # DateTimeOriginal
+    path = tmp_path / "dated.jpg"
+    Image.new("RGB", (40, 30), (120, 90, 80)).save(path, "JPEG", exif=exif)
+    assert read_taken_at(path) == datetime(2025, 6, 7, 8, 9, 10)
+    undated = tmp_path / "undated.png"
+    Image.new("RGB", (40, 30)).save(undated)
+    assert read_taken_at(undated) is None
+    text = tmp_path / "notes.jpg"
+    text.write_text("not a photo")
+    with pytest.raises(ImageError, match="notes.jpg"):
+        read_taken_at(text)

@@ -52,13 +52,12 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import TextIO
 
 from progress.errors import ProgressError
-from progress.loader import SUPPORTED_EXTENSIONS, load_image
+from progress.loader import SUPPORTED_EXTENSIONS, load_image, read_taken_at
 from progress.metrics import METRICS
 
 __all__ = [
@@ -177,32 +176,13 @@ def discover(folder: Path) -> dict[tuple[str, str], list[Path]]:
     return groups
 
 
-def _taken_at(path: Path) -> datetime | None:
-    """The capture time from the file's header, without decoding the pixels.
-
-    Only the loader's formats are tried (a renamed EPS never reaches its decoder), and
-    its EXIF rules apply, so the date is the one :func:`load_image` gives. Raises the
-    loader's ``ImageError`` (with its message) for a file that cannot be read.
-    """
-    from PIL import Image
-
-    from progress.loader import _FORMATS, _read_exif, _register_heif
-
-    _register_heif()
-    try:
-        with Image.open(path, formats=[f for f in _FORMATS if f in Image.OPEN]) as im:
-            return _read_exif(im)[1]
-    except Exception:  # anything wrong with the header: let the loader say what
-        return load_image(path).taken_at
-
-
 def _order(paths: list[Path], folder: Path) -> tuple[list[Path], list[str]]:
     """Order an area's photos by capture time, then name; unreadable ones are reported
     (``"<path relative to folder>: <reason>"``)."""
     dated, errors = [], []
     for p in paths:
         try:
-            taken = _taken_at(p)
+            taken = read_taken_at(p)
         except (ProgressError, OSError) as exc:
             errors.append(f"{p.relative_to(folder).as_posix()}: {exc}")
             continue

@@ -94,6 +94,7 @@ __all__ = [
     "Photo",
     "downscale",
     "load_image",
+    "read_taken_at",
     "to_jpeg_bytes",
     "to_png_bytes",
 ]
@@ -311,6 +312,31 @@ def load_image(
         )
     with _pillow_guard():
         return _decode(data, display, max_pixels=max_pixels, reduce_to=reduce_to)
+
+
+def read_taken_at(path: str | os.PathLike) -> datetime | None:
+    """The capture time of a photo file from its header, without decoding the pixels.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    datetime or None
+        The same date as ``load_image(path).taken_at`` (same formats, same EXIF rules).
+
+    Raises
+    ------
+    ImageError
+        If the file cannot be read (from :func:`load_image`, with its message).
+    """
+    _register_heif()
+    try:
+        with Image.open(path, formats=[f for f in _FORMATS if f in Image.OPEN]) as im:
+            return _read_exif(im)[1]
+    except Exception:  # anything wrong with the header: let the loader say what
+        return load_image(path).taken_at
 
 
 def to_jpeg_bytes(rgb: np.ndarray, *, quality: int = 95) -> bytes:
