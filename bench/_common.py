@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import resource
+import subprocess
+import sys
 import time
 import tracemalloc
 from collections.abc import Callable
@@ -81,3 +84,16 @@ def machine() -> str:
         f"CPUs: {os.cpu_count()}; OpenCV threads: {cv2.getNumThreads()}; "
         f"load average (1 min) before: {load:.1f}"
     )
+
+
+def run_child(script: str | Path, mode: str) -> dict:
+    """Run ``script --child mode`` in a fresh interpreter (its own peak memory) and return
+    the JSON object it prints on its last line."""
+    out = subprocess.run(
+        [sys.executable, str(script), "--child", mode],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=os.environ,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])

@@ -44,8 +44,6 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -53,7 +51,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Timing, machine, max_rss_mib, timed  # noqa: E402
+from _common import Timing, machine, max_rss_mib, run_child, timed  # noqa: E402
 from _photos import photo_files  # noqa: E402
 
 from progress import pipeline, registration  # noqa: E402
@@ -251,14 +249,7 @@ def main() -> None:
         )  # fmt: skip
 
     for mode in ["full", "reduced"] if HAS_REDUCE else ["full"]:
-        res = subprocess.run(
-            [sys.executable, __file__, "--child", mode],
-            capture_output=True,
-            text=True,
-            check=True,
-            env=os.environ,
-        )
-        mem = json.loads(res.stdout.strip().splitlines()[-1])
+        mem = run_child(__file__, mode)
         print(
             f"max RSS of a fresh process running `full, new reference` once ({mode} decode): "
             f"{mem['peak']:.0f} MiB (after imports {mem['imports']:.0f} MiB, "

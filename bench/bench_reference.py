@@ -49,8 +49,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import subprocess
 import sys
 import time
 import warnings
@@ -61,7 +59,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import machine, max_rss_mib  # noqa: E402
+from _common import machine, max_rss_mib, run_child  # noqa: E402
 from _photos import photo_files  # noqa: E402
 
 LIMITS_FILE = Path(__file__).resolve().parents[1] / "src/progress/data/repeatability.json"
@@ -433,14 +431,7 @@ def child(kind: str) -> None:
 
 
 def _spawn(kind: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", kind],
-        capture_output=True,
-        text=True,
-        check=True,
-        env=os.environ,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_child(__file__, kind)
 
 
 def main() -> None:

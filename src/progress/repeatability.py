@@ -1040,11 +1040,12 @@ def _metrics_payload(results: Mapping[str, Repeatability], source: Mapping[str, 
 def photo_texture_ok(setup: Mapping[str, Any]) -> bool:
     """Whether a study photo meets the texture metrics' resolution (see ``progress.grid``):
     a scale of at least 10 px/mm, or a long side of at least 1500 px without one."""
-    rgb = setup["rgb"]
+    from progress.grid import ANALYSIS_LONG_SIDE, ANALYSIS_PX_PER_MM
+
     scale = setup["kwargs"].get("scale_px_per_mm")
     if scale:
-        return float(scale) >= 10.0
-    return max(rgb.shape[:2]) >= 1500
+        return float(scale) >= ANALYSIS_PX_PER_MM
+    return max(setup["rgb"].shape[:2]) >= ANALYSIS_LONG_SIDE
 
 
 def run_standard(

@@ -64,7 +64,7 @@ from typing import Literal
 
 import numpy as np
 
-from progress.repeatability import is_measurable
+from progress.repeatability import DEFAULT_LIMITS, is_measurable
 
 __all__ = [
     "FAMILIES",
@@ -717,7 +717,7 @@ def assess(
     if not records:
         raise ValueError("records is empty: pass at least one Observation.")
     if limits is None:
-        limits = importlib.import_module("progress.repeatability").DEFAULT_LIMITS
+        limits = DEFAULT_LIMITS
     for r in records:
         if not math.isfinite(r.day):
             raise ValueError(f"Photo {r.photo_id!r} has a non-finite day {r.day!r}.")

@@ -101,7 +101,8 @@ def render() -> None:
     pa = next(p for p in photos if p.record.id == a_id)
     pb = next(p for p in photos if p.record.id == b_id)
     kind = st.radio("Change map", list(KINDS), format_func=lambda k: KINDS[k], horizontal=True)
-    views = _views(s, _key(pa, ref), _key(pb, ref), kind)
+    key_a, key_b = _key(pa, ref), _key(pb, ref)
+    views = _views(s, key_a, key_b, kind)
     if views is None:
         st.error("These photos are not in one frame; align them on *Line up* first.")
         return
@@ -121,7 +122,7 @@ def render() -> None:
             f"{p5:+.2f} to {p95:+.2f}. Tick “change map” in the viewer to overlay it."
             + (
                 " Both photos are white-balanced on the area's grey card."
-                if _key(pa, ref)[-1] or _key(pb, ref)[-1]
+                if key_a[-1] or key_b[-1]  # the grey-card gains
                 else " No grey card is set for this area: a change of light shows as a change of colour."
             )
         )

@@ -99,6 +99,20 @@ def _fresh(key: str, value: dict | None) -> dict | None:
     return value
 
 
+def _dragged_box(v: dict | None, rec) -> tuple[float, float, float, float] | None:
+    """The rectangle dragged on the shown reference, in the reference photo's pixels
+    (clipped to the photo), or None when nothing with an area was dragged."""
+    if not v or v.get("x1") is None or v["x1"] == v["x2"] or v["y1"] == v["y2"]:
+        return None
+    k = rec.width / v["width"]
+    return (
+        max(0.0, min(v["x1"], v["x2"]) * k),
+        max(0.0, min(v["y1"], v["y2"]) * k),
+        min(float(rec.width), max(v["x1"], v["x2"]) * k),
+        min(float(rec.height), max(v["y1"], v["y2"]) * k),
+    )
+
+
 def _roi(s, area_id: int) -> None:
     ref_id = workflow.reference_id(s, area_id)
     rec = s.photo(ref_id)
@@ -132,15 +146,9 @@ def _roi(s, area_id: int) -> None:
         image_format="JPEG",
         jpeg_quality=88,
     )
-    if v and v.get("x1") is not None and v["x1"] != v["x2"] and v["y1"] != v["y2"]:
-        k = rec.width / v["width"]
-        new = (
-            min(v["x1"], v["x2"]) * k,
-            min(v["y1"], v["y2"]) * k,
-            max(v["x1"], v["x2"]) * k,
-            max(v["y1"], v["y2"]) * k,
-        )
-        new = tuple(int(round(c)) for c in new)
+    dragged = _dragged_box(v, rec)
+    if dragged is not None:
+        new = tuple(int(round(c)) for c in dragged)
         if new != box:
             workflow.set_area_box(s, area_id, new)
             st.rerun()
@@ -192,14 +200,8 @@ def _card(s, area_id: int) -> None:
             cursor="crosshair",
         )
         v = _fresh(f"card_seen_{area_id}", v)
-        if v and v.get("x1") is not None and v["x1"] != v["x2"] and v["y1"] != v["y2"]:
-            k = rec.width / v["width"]
-            new = (
-                max(0.0, min(v["x1"], v["x2"]) * k),
-                max(0.0, min(v["y1"], v["y2"]) * k),
-                min(float(rec.width), max(v["x1"], v["x2"]) * k),
-                min(float(rec.height), max(v["y1"], v["y2"]) * k),
-            )
+        new = _dragged_box(v, rec)
+        if new is not None:
             try:
                 workflow.set_area_card(s, area_id, new)
             except ProgressError as exc:
