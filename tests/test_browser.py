@@ -186,18 +186,59 @@ APP = "[data-testid=stApp]"
 IDLE = f"{APP}[data-test-script-state=notRunning]"
 
 
+SETTLED_JS = """() => {
+    const app = document.querySelector('[data-testid=stApp]');
+    const quiet = app
+        && app.getAttribute('data-test-script-state') === 'notRunning'
+        && app.getAttribute('data-test-connection-state') === 'CONNECTED'
+        && !document.querySelector('[data-stale=true]');
+    if (!quiet) { window.__spQuietSince = null; return false; }
+    window.__spQuietSince = window.__spQuietSince || performance.now();
+    return performance.now() - window.__spQuietSince > 400;
+}"""
+
+
+def settle(tab, *, timeout_ms: float = 60_000) -> None:
+    """Wait until the app is idle, connected and free of stale elements for 0.4 s."""
+    tab.evaluate("window.__spQuietSince = null")
+    tab.wait_for_function(SETTLED_JS, polling=100, timeout=timeout_ms)
+
+
 def wait_run(tab, *, timeout_ms: float = 60_000) -> None:
-    """Wait for the script run an action started to finish (or for an idle app)."""
+    """Wait for the script run an action started to finish and the page to settle.
+
+    The click's rerun request shows at once as a state other than ``notRunning``; a
+    run that was over before we looked is covered by the 1.5 s limit, and ``settle``
+    keeps a late start from being taken for the end.
+    """
     try:
         tab.wait_for_function(
             "document.querySelector('[data-testid=stApp]')"
-            "?.getAttribute('data-test-script-state') === 'running'",
+            "?.getAttribute('data-test-script-state') !== 'notRunning'",
             polling="raf",
             timeout=1_500,
         )
     except sync_api.TimeoutError:
         pass  # the run was over before we looked
-    tab.wait_for_selector(IDLE, timeout=timeout_ms)
+    settle(tab, timeout_ms=timeout_ms)
+
+
+def expect_visible(tab, server, locator, what: str, *, timeout_ms: float = 60_000) -> None:
+    """Wait for ``locator``; on a timeout, fail with what the page shows instead."""
+    try:
+        locator.wait_for(timeout=timeout_ms)
+    except sync_api.TimeoutError:
+        name = re.sub(r"\W+", "-", what).strip("-")
+        shot(tab, f"failed-{name}")
+        shown = tab.locator("[data-testid=stHeading], [data-testid=stAlert]").all_inner_texts()
+        state = tab.locator(APP).evaluate(
+            "a => [a.getAttribute('data-test-script-state'),"
+            " a.getAttribute('data-test-connection-state')]"
+        )
+        pytest.fail(
+            f"{what} did not appear within {timeout_ms / 1000:.0f} s; app state {state}; "
+            f"the page shows {shown}\n--- server log ---\n{server.log()}"
+        )
 
 
 def assert_no_exception(tab, server) -> None:
@@ -215,9 +256,11 @@ def go(tab, title: str) -> float:
     tab.locator(
         "[data-testid=stSidebarNav] a", has_text=re.compile(f"^{re.escape(title)}$")
     ).click()
-    wait_run(tab, timeout_ms=ANALYSIS_MS)
-    heading(tab, title).wait_for()
-    return time.perf_counter() - t0
+    heading(tab, title).wait_for(timeout=ANALYSIS_MS)  # the new page's run has begun
+    tab.wait_for_selector(IDLE, timeout=ANALYSIS_MS)
+    seconds = time.perf_counter() - t0
+    settle(tab, timeout_ms=ANALYSIS_MS)  # before the next action
+    return seconds
 
 
 def shot(tab, name: str) -> Path:
@@ -257,7 +300,7 @@ def test_fresh_start_to_the_first_timeline_chart(page, server):
     page.wait_for_selector("[data-testid=stPlotlyChart] .scatterlayer .point", timeout=ANALYSIS_MS)
     TIMINGS["fresh_start_to_first_chart_s"] = round(time.perf_counter() - t0, 2)
     TIMINGS["server_spawn_to_first_chart_s"] = round(time.perf_counter() - server.started, 2)
-    page.wait_for_selector(IDLE, timeout=ANALYSIS_MS)
+    wait_run(page, timeout_ms=ANALYSIS_MS)
     assert_no_exception(page, server)
     heading(page, "Timeline").wait_for()
     assert chart_points(page) == len(TRUTH["photos"])
@@ -296,17 +339,22 @@ def test_revisit_timing(page, server):
 def test_new_client_upload_timeline_compare_pdf(page, server, tmp_path):
     if not page.url.startswith(server.url):  # run on its own
         page.goto(server.url)
-        page.wait_for_selector(IDLE, timeout=ANALYSIS_MS)
+        wait_run(page, timeout_ms=ANALYSIS_MS)
     go(page, "Clients & photos")
     page.get_by_text("New client", exact=True).click()
     page.get_by_label("Name or pseudonym").fill("Browser Zoë")
     page.locator("[data-testid=stFormSubmitButton] button", has_text="Create client").click()
     wait_run(page)
-    page.locator("[data-testid=stHeading] h2", has_text="Browser Zoë").wait_for()
+    expect_visible(
+        page,
+        server,
+        page.locator("[data-testid=stHeading] h2", has_text="Browser Zoë"),
+        "the new client's heading",
+    )
     page.get_by_label("New area (e.g. left cheek, scar on forearm)").fill("Right cheek")
     page.locator("[data-testid=stFormSubmitButton] button", has_text="Add area").click()
     wait_run(page)
-    page.get_by_text("Area: Right cheek").wait_for()
+    expect_visible(page, server, page.get_by_text("Area: Right cheek"), "the new area")
 
     # Two good photos and a broken file, through the real file input.
     bad = tmp_path / "notes.jpg"
@@ -322,7 +370,9 @@ def test_new_client_upload_timeline_compare_pdf(page, server, tmp_path):
     page.locator("[data-testid=stFileUploader]", has_text="notes.jpg").wait_for()
     page.locator("[data-testid=stFormSubmitButton] button", has_text="Upload").click()
     wait_run(page)
-    page.locator("[data-testid=stAlertContentSuccess]").wait_for()
+    expect_visible(
+        page, server, page.locator("[data-testid=stAlertContentSuccess]"), "the upload summary"
+    )
     assert_no_exception(page, server)
     errors = alerts(page, "error")
     assert len(errors) == 1 and "notes.jpg" in errors[0], errors
