@@ -173,6 +173,32 @@ def test_assess_pigmentation_from_ita_and_lightness():
     assert mine[("pigmentation_rising", "lab_l")].severity == "warn"
 
 
+def test_melanin_rise_contradicted_by_lighter_skin_is_not_pigmentation():
+    """MI = 100·log10(1/R) rises when a* falls at constant L* (less red, same lightness):
+    with ITA° and L* saying lighter skin beyond their limits, the MI rise is an info
+    about disagreeing signals, not "pigmentation rising"; without them it stays a flag."""
+    lighter = obs("p", 60.0, melanin_index=43.0, ita=23.0, lab_l=61.5)  # ITA +3 > 2, L +1.5 > 1
+    only_ita = obs("q", 61.0, melanin_index=43.0, ita=22.5)  # L* within its limit
+    within = obs("r", 62.0, melanin_index=43.0, ita=21.5, lab_l=60.5)  # both within
+    darker = obs("s", 63.0, melanin_index=43.0, ita=17.0)
+    flags = assess(
+        [obs("b", -1.0), lighter, only_ita, within, darker],
+        treatment_days=[0.0],
+        limits=LIMITS,
+        better=BETTER,
+    )
+    f = by_photo(flags, "p")[("pigment_signals_disagree", "melanin_index")]
+    assert f.severity == "info" and "+3" in f.message and "ITA" in f.message
+    assert ("pigmentation_rising", "melanin_index") not in by_photo(flags, "p")
+    assert ("pigment_signals_disagree", "melanin_index") in by_photo(flags, "q")
+    assert ("pigmentation_rising", "melanin_index") in by_photo(flags, "r")
+    dark = by_photo(flags, "s")
+    assert ("pigmentation_rising", "melanin_index") in dark
+    assert ("pigmentation_rising", "ita") in dark
+    # one flag per metric and photo, as before
+    assert len([f for f in flags if f.photo_id == "p" and f.metric == "melanin_index"]) == 1
+
+
 def test_assess_improved_off_track_and_no_change():
     flags = assess(
         [obs("b", -1.0), obs("x", 90.0, roughness_ra=2.5), obs("y", 91.0, roughness_ra=3.5),

@@ -186,6 +186,9 @@ _BOUNDS: dict[str, tuple[float, float]] = {
 _REDNESS_FLAG_METRICS = ("lab_a", "erythema_index")
 # metric -> sign of a change that means "more pigment"
 _PIGMENT_RISING = {"melanin_index": +1.0, "ita": -1.0, "lab_l": -1.0}
+# metrics that read pigment from lightness; a lighter skin by these contradicts a rise of
+# the RGB melanin index, which also responds to redness (haemoglobin absorbs some red)
+_LIGHTNESS_METRICS = {"ita": "ITA° {:+.2g}°", "lab_l": "L* {:+.2g}"}
 
 
 # ------------------------------------------------------------------------------- phases
@@ -555,7 +558,8 @@ class Flag:
     day : float
     code : str
         ``within_7_days``, ``persistent_redness``, ``pigmentation_rising``,
-        ``off_track``, ``improved``, ``no_measurable_change`` or ``no_baseline``.
+        ``pigment_signals_disagree``, ``off_track``, ``improved``,
+        ``no_measurable_change`` or ``no_baseline``.
     severity : {"info", "warn", "alert"}
     metric : str or None
         The metric concerned (None for a flag about the whole photo).
@@ -686,6 +690,11 @@ def assess(
         * ``pigmentation_rising``: ``melanin_index`` up, or ``ita`` or ``lab_l`` down, by
           more than the limit; "alert" if the baseline ITA° is below 28 (tan, brown or
           dark skin: more risk of post-inflammatory hyperpigmentation), else "warn";
+        * ``pigment_signals_disagree`` (info): ``melanin_index`` up by more than the
+          limit while ``ita`` or ``lab_l`` say lighter skin by more than theirs. The
+          RGB melanin index ``100·log10(1/R)`` reads the red channel, which a change
+          of redness moves too (Takiwaki 1998), so a rise that the lightness metrics
+          contradict is not reported as pigmentation;
         * ``off_track`` (warn): beyond the limit in the worse direction;
         * ``improved`` (info): beyond the limit in the better direction;
         * ``no_measurable_change`` (info): within ± the limit.
@@ -712,6 +721,8 @@ def assess(
            and darker skin as risks)
     .. [2] Chardon A, et al. Int J Cosmet Sci 1991;13(4):191-208.
            doi:10.1111/j.1467-2494.1991.tb00561.x (ITA° skin-colour categories)
+    .. [3] Takiwaki H. J Med Invest 1998;44(3-4):121-126 (the RGB erythema and
+           melanin indices, and how each responds to the other chromophore)
     """
     _check_depth(depth)
     if not records:
@@ -773,11 +784,14 @@ def assess(
                 )
             )
             continue
+        lighter = _lighter_by(obs, base, limits)
         for name, limit in limits.items():
-            value, ref = obs.values.get(name), base.values.get(name)
-            if value is None or ref is None or not (math.isfinite(value) and math.isfinite(ref)):
+            delta = _change(obs, base, name)
+            if delta is None:
                 continue
-            delta = float(value) - float(ref)
+            if name == "melanin_index" and delta > limit and lighter:
+                flags.append(_melanin_contradicted(obs, delta, limit, lighter))
+                continue
             flags.append(
                 _metric_flag(
                     obs,
@@ -792,6 +806,42 @@ def assess(
                 )
             )
     return flags
+
+
+def _change(obs: Observation, base: Observation, name: str) -> float | None:
+    """``obs − base`` for one metric; None when either value is missing or not finite."""
+    value, ref = obs.values.get(name), base.values.get(name)
+    if value is None or ref is None or not (math.isfinite(value) and math.isfinite(ref)):
+        return None
+    return float(value) - float(ref)
+
+
+def _lighter_by(obs: Observation, base: Observation, limits: Mapping[str, float]) -> str:
+    """The lightness metrics that say the skin became lighter beyond their limit.
+
+    Returns a short text such as "ITA° +2.1°, L* +0.6", or "" when none does.
+    """
+    said = []
+    for name, shown in _LIGHTNESS_METRICS.items():
+        delta, limit = _change(obs, base, name), limits.get(name)
+        if delta is not None and limit is not None and -_PIGMENT_RISING[name] * delta > limit:
+            said.append(shown.format(delta))
+    return ", ".join(said)
+
+
+def _melanin_contradicted(obs: Observation, delta: float, limit: float, lighter: str) -> Flag:
+    """An info flag in place of "pigmentation rising" when ITA° or L* say lighter skin."""
+    return Flag(
+        obs.photo_id,
+        obs.day,
+        "pigment_signals_disagree",
+        "info",
+        "melanin_index",
+        f"{_label('melanin_index')} rose ({delta:+.3g} against a limit of {_fmt(limit)}) "
+        f"while the skin became lighter ({lighter}). The RGB melanin index also responds "
+        "to redness, so this is not read as rising pigmentation; look at the photos if "
+        "in doubt.",
+    )
 
 
 def _label(name: str) -> str:
